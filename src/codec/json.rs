@@ -1,0 +1,70 @@
+//! The JSON wire format: compact objects joined by `\n` in one text frame.
+//!
+//! The generated types carry serde attributes pointing here (see `build.rs`): [`omit`] drops
+//! zero values like the server's encoder does, and [`raw`] embeds `bytes` payloads as raw JSON.
+//!
+//! Every message must be a JSON object. Nested messages are read by serde's derived code, which
+//! also accepts an array of a struct's fields in declaration order; no server sends that, and
+//! the values in such an array are still type-checked, so it is left as a harmless leniency.
+
+use super::{CodecError, WireMessage};
+
+/// Whether a field holds its zero value and is left out of the JSON object.
+pub(crate) fn omit<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
+}
+
+pub(super) fn encode<M: WireMessage>(messages: &[M]) -> Result<Vec<u8>, CodecError> {
+    let mut out = Vec::with_capacity(64 * messages.len());
+    for (index, message) in messages.iter().enumerate() {
+        if index > 0 {
+            out.push(b'\n');
+        }
+        serde_json::to_writer(&mut out, message)
+            .map_err(|err| CodecError::InvalidJsonPayload(err.to_string()))?;
+    }
+    Ok(out)
+}
+
+pub(super) fn decode<M: WireMessage>(frame: &[u8], out: &mut Vec<M>) -> Result<(), CodecError> {
+    for (line, text) in frame.split(|&byte| byte == b'\n').enumerate() {
+        let text = text.trim_ascii();
+        if text.is_empty() {
+            continue;
+        }
+        // serde also reads a struct from an array of its fields; a protocol message is an object.
+        if text[0] != b'{' {
+            let source = serde::de::Error::custom("a protocol message must be a JSON object");
+            return Err(CodecError::Json { line, source });
+        }
+        let message = serde_json::from_slice(text).map_err(|source| CodecError::Json { line, source })?;
+        out.push(message);
+    }
+    Ok(())
+}
+
+/// Serde adapter for `bytes` fields: the payload is a JSON value embedded as is.
+pub(crate) mod raw {
+    use bytes::Bytes;
+    use serde::de::Error as _;
+    use serde::ser::Error as _;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use serde_json::value::RawValue;
+
+    pub(crate) fn serialize<S: Serializer>(payload: &Bytes, serializer: S) -> Result<S::Ok, S::Error> {
+        let value: &RawValue = serde_json::from_slice(payload).map_err(S::Error::custom)?;
+        if !payload.contains(&b'\n') {
+            return value.serialize(serializer);
+        }
+        // A raw newline in valid JSON is whitespace; it must go, or it would split the frame.
+        let compact: Vec<u8> = payload.iter().copied().filter(|&byte| byte != b'\n').collect();
+        let value: &RawValue = serde_json::from_slice(&compact).map_err(S::Error::custom)?;
+        value.serialize(serializer)
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Bytes, D::Error> {
+        let value = <&'de RawValue>::deserialize(deserializer)
+            .map_err(|err| D::Error::custom(format_args!("payload must be an embedded JSON value: {err}")))?;
+        Ok(Bytes::copy_from_slice(value.get().as_bytes()))
+    }
+}

@@ -1,0 +1,238 @@
+//! Frames ⇄ protocol messages, for both wire formats.
+//!
+//! One WebSocket message carries one or more protocol messages (batching):
+//!
+//! - **JSON**: a text frame of compact JSON objects joined by `\n`. `bytes` payloads are embedded
+//!   raw JSON and pass through byte for byte. A ping or pong is `{}`.
+//! - **Protobuf**: a binary frame of messages, each prefixed with its length as an unsigned
+//!   varint. A ping or pong is a zero-length message, the single byte `0x00`.
+//!
+//! The codec is symmetric: it encodes and decodes `Command`s (what a client sends) and `Reply`s
+//! (what a server sends) alike, so the same code serves the client and the project's scripted
+//! test servers.
+//!
+//! Decoding is total. A malformed frame returns a [`CodecError`] and never panics; the frame
+//! size limit is checked before anything is parsed, and a Protobuf length prefix is checked
+//! against the limit and the frame before any message is decoded. A frame decodes all or
+//! nothing: on error, no message of it is appended.
+//!
+//! Decisions:
+//! - An empty frame (no bytes) decodes to no messages; it is not an error, and it is not a ping.
+//! - In JSON, surrounding whitespace and empty lines are skipped, as the server's own decoder
+//!   does; in Protobuf every byte must belong to a message.
+//! - A JSON payload given for encoding must be valid JSON (the server would otherwise close the
+//!   connection); raw `\n` bytes in it are removed, since they can only be whitespace and would
+//!   split the message.
+
+pub(crate) mod json;
+mod protobuf;
+
+use std::fmt;
+
+use bytes::Bytes;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::protocol::{Command, Reply};
+
+/// The wire format of a connection, fixed for its lifetime.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// Newline-delimited JSON in text frames. Payloads must be JSON.
+    #[default]
+    Json,
+    /// Varint length-delimited Protobuf in binary frames (WebSocket subprotocol
+    /// `centrifuge-protobuf`). Payloads are arbitrary bytes.
+    Protobuf,
+}
+
+impl Format {
+    /// The frame kind that carries this format.
+    pub fn frame_kind(self) -> FrameKind {
+        match self {
+            Format::Json => FrameKind::Text,
+            Format::Protobuf => FrameKind::Binary,
+        }
+    }
+}
+
+/// Whether a WebSocket data frame is text or binary.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FrameKind {
+    /// A text frame (JSON format).
+    Text,
+    /// A binary frame (Protobuf format).
+    Binary,
+}
+
+/// The payload of one WebSocket data message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Frame {
+    /// Text or binary.
+    pub kind: FrameKind,
+    /// The message bytes. For text frames they are UTF-8.
+    pub data: Bytes,
+}
+
+/// A protocol message the codec can carry: [`Command`] or [`Reply`].
+pub trait WireMessage: prost::Message + Default + Serialize + DeserializeOwned {}
+
+impl WireMessage for Command {}
+impl WireMessage for Reply {}
+
+/// Encodes and decodes frames of one wire format.
+#[derive(Clone, Copy, Debug)]
+pub struct Codec {
+    format: Format,
+    max_message_size: usize,
+}
+
+impl Codec {
+    /// The default limit on a received frame, in bytes: 64 MiB.
+    pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 64 << 20;
+
+    /// A codec for `format` that rejects received frames larger than `max_message_size` bytes.
+    pub fn new(format: Format, max_message_size: usize) -> Codec {
+        Codec { format, max_message_size }
+    }
+
+    /// The wire format.
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    /// The largest frame [`Codec::decode`] accepts, in bytes.
+    pub fn max_message_size(&self) -> usize {
+        self.max_message_size
+    }
+
+    /// Encodes `messages` as one frame, in order.
+    ///
+    /// # Errors
+    ///
+    /// [`CodecError::InvalidJsonPayload`] when a payload is not valid JSON on a JSON codec.
+    pub fn encode<M: WireMessage>(&self, messages: &[M]) -> Result<Frame, CodecError> {
+        let data = match self.format {
+            Format::Json => json::encode(messages)?,
+            Format::Protobuf => protobuf::encode(messages),
+        };
+        Ok(Frame { kind: self.format.frame_kind(), data: Bytes::from(data) })
+    }
+
+    /// Decodes every message of `frame`, appending them to `out` in frame order.
+    ///
+    /// # Errors
+    ///
+    /// Any [`CodecError`] but `InvalidJsonPayload`; `out` is then left as it was.
+    pub fn decode<M: WireMessage>(&self, frame: &Frame, out: &mut Vec<M>) -> Result<(), CodecError> {
+        let expected = self.format.frame_kind();
+        if frame.kind != expected {
+            return Err(CodecError::UnexpectedFrameKind { expected, received: frame.kind });
+        }
+        if frame.data.len() > self.max_message_size {
+            return Err(CodecError::TooLarge { size: frame.data.len(), limit: self.max_message_size });
+        }
+        let before = out.len();
+        let result = match self.format {
+            Format::Json => json::decode(&frame.data, out),
+            Format::Protobuf => protobuf::decode(&frame.data, self.max_message_size, out),
+        };
+        if result.is_err() {
+            out.truncate(before);
+        }
+        result
+    }
+}
+
+/// Why a frame could not be encoded or decoded.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum CodecError {
+    /// A text frame on a Protobuf connection or a binary frame on a JSON connection.
+    UnexpectedFrameKind {
+        /// The kind the connection's format uses.
+        expected: FrameKind,
+        /// The kind that arrived.
+        received: FrameKind,
+    },
+    /// A frame, or a message announced inside one, exceeds the size limit.
+    TooLarge {
+        /// The size of the frame or the declared size of the message.
+        size: usize,
+        /// The configured limit.
+        limit: usize,
+    },
+    /// A line of a JSON frame is not a valid protocol message.
+    Json {
+        /// The zero-based line within the frame.
+        line: usize,
+        /// What the JSON parser reported.
+        source: serde_json::Error,
+    },
+    /// A Protobuf length prefix is not a valid varint (truncated or over 64 bits).
+    InvalidLengthPrefix {
+        /// Byte offset of the prefix within the frame.
+        offset: usize,
+    },
+    /// A Protobuf length prefix announces more bytes than the frame has left.
+    LengthPastEnd {
+        /// Byte offset of the prefix within the frame.
+        offset: usize,
+        /// The announced message length.
+        declared: u64,
+        /// The bytes left in the frame after the prefix.
+        remaining: usize,
+    },
+    /// A length-delimited Protobuf message does not decode.
+    Protobuf {
+        /// Byte offset of the message within the frame.
+        offset: usize,
+        /// What the Protobuf decoder reported.
+        source: prost::DecodeError,
+    },
+    /// A payload handed to a JSON codec for encoding is not valid JSON.
+    InvalidJsonPayload(String),
+}
+
+impl fmt::Display for CodecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CodecError::UnexpectedFrameKind { expected, received } => {
+                write!(f, "received a {received:?} frame where the wire format uses {expected:?} frames")
+            }
+            CodecError::TooLarge { size, limit } => {
+                write!(f, "message of {size} bytes exceeds the limit of {limit} bytes")
+            }
+            CodecError::Json { line, source } => write!(f, "invalid JSON message on line {line}: {source}"),
+            CodecError::InvalidLengthPrefix { offset } => {
+                write!(f, "invalid varint length prefix at byte {offset}")
+            }
+            CodecError::LengthPastEnd { offset, declared, remaining } => write!(
+                f,
+                "length prefix at byte {offset} announces {declared} bytes but only {remaining} follow"
+            ),
+            CodecError::Protobuf { offset, source } => {
+                write!(f, "invalid Protobuf message at byte {offset}: {source}")
+            }
+            CodecError::InvalidJsonPayload(why) => {
+                write!(f, "payload is not valid JSON ({why}); JSON connections carry JSON payloads only")
+            }
+        }
+    }
+}
+
+impl std::error::Error for CodecError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            CodecError::Json { source, .. } => Some(source),
+            CodecError::Protobuf { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
+
+#[cfg(test)]
+mod proptests;

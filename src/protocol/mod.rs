@@ -1,0 +1,13 @@
+//! The wire model of the Centrifugo client protocol v2.
+//!
+//! The types are generated at build time from `proto/client.proto` (see `build.rs`): prost
+//! derives for the Protobuf format and serde derives, shaped by `codec::json`, for the JSON
+//! format. Field documentation lives in the schema.
+
+// Generated code: the schema documents the fields, and prost's output follows prost's style.
+#[allow(missing_docs, clippy::all)]
+mod generated {
+    include!(concat!(env!("OUT_DIR"), "/centrifugal.centrifuge.protocol.rs"));
+}
+
+pub use generated::*;

@@ -1,0 +1,8 @@
+//! The raw wire model and codec, **outside semver**.
+//!
+//! Enabled by the `unversioned` feature. It exists for the project's own integration tests,
+//! benchmarks and examples, and for tools that need to speak raw Centrifugo protocol. Anything
+//! here may change in any release; applications should use the client API.
+
+pub use crate::codec::{Codec, CodecError, Format, Frame, FrameKind, WireMessage};
+pub use crate::protocol::*;

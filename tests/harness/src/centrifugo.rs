@@ -1,0 +1,194 @@
+//! A Centrifugo process for tests.
+
+use std::io::Read as _;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::api::ServerApi;
+use crate::backend::RpcBackend;
+use crate::config::project_config;
+use crate::{API_KEY, binary};
+
+/// Runs Centrifugo (`$0`) with config `$1`, output to `$2`, and kills it with SIGKILL as soon as
+/// our stdin reaches end of file, that is when the test process's end of the pipe closes.
+/// The reader needs an explicit redirection: a background job's stdin would be /dev/null.
+const GUARDIAN: &str = r#"
+exec 3<&0
+"$0" --config "$1" >"$2" 2>&1 </dev/null 3<&- &
+pid=$!
+( while read -r _; do :; done; kill -KILL "$pid" 2>/dev/null ) <&3 &
+exec 3<&-
+wait "$pid"
+"#;
+
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
+const PORT_ATTEMPTS: usize = 5;
+
+/// A running Centrifugo on 127.0.0.1 with the project's configuration; stopped on drop.
+pub struct Centrifugo {
+    port: u16,
+    guardian: Child,
+    lifeline: Option<ChildStdin>,
+    run_dir: PathBuf,
+    api: ServerApi,
+    _backend: RpcBackend,
+}
+
+impl Centrifugo {
+    /// The server shared by the tests of this process that run at the same time.
+    ///
+    /// It starts on first use and stops when the last holder drops it; a later call starts a
+    /// fresh one. Use [`Centrifugo::start`] for a server a test may restart or break.
+    pub fn shared() -> Arc<Centrifugo> {
+        static SHARED: Mutex<Weak<Centrifugo>> = Mutex::new(Weak::new());
+        let mut slot = SHARED.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(server) = slot.upgrade() {
+            return server;
+        }
+        let server = Arc::new(Centrifugo::start());
+        *slot = Arc::downgrade(&server);
+        server
+    }
+
+    /// Starts a dedicated server with the project's configuration.
+    ///
+    /// # Panics
+    ///
+    /// When Centrifugo cannot be obtained or does not become healthy; the message carries the
+    /// end of its log.
+    pub fn start() -> Centrifugo {
+        Centrifugo::start_with(|_| {})
+    }
+
+    /// Starts a dedicated server after `adjust` has changed the configuration.
+    pub fn start_with(adjust: impl Fn(&mut Value)) -> Centrifugo {
+        let binary = binary::centrifugo();
+        let backend = RpcBackend::start();
+        let mut failures = Vec::new();
+        for _ in 0..PORT_ATTEMPTS {
+            let port = free_port();
+            let mut config = project_config(port, &backend.rpc_endpoint());
+            adjust(&mut config);
+            match launch(&binary, port, &config) {
+                Ok((guardian, lifeline, run_dir)) => {
+                    return Centrifugo {
+                        port,
+                        guardian,
+                        lifeline: Some(lifeline),
+                        run_dir,
+                        api: ServerApi::new(port, API_KEY),
+                        _backend: backend,
+                    };
+                }
+                Err(Launch::PortTaken(log)) => failures.push(log),
+                Err(Launch::Failed(why)) => panic!("{why}"),
+            }
+        }
+        panic!("Centrifugo could not bind a free port in {PORT_ATTEMPTS} attempts; last log:\n{failures:?}")
+    }
+
+    /// The HTTP port (WebSocket, API and health share it).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The WebSocket endpoint, `ws://127.0.0.1:<port>/connection/websocket`.
+    pub fn ws_url(&self) -> String {
+        format!("ws://127.0.0.1:{}/connection/websocket", self.port)
+    }
+
+    /// The server HTTP API.
+    pub fn api(&self) -> &ServerApi {
+        &self.api
+    }
+
+    /// What the server has logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.run_dir.join("centrifugo.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Centrifugo {
+    fn drop(&mut self) {
+        // Closing our end of the pipe is the stop signal; the guardian exits once the server has.
+        drop(self.lifeline.take());
+        let _ = self.guardian.wait();
+        let _ = std::fs::remove_dir_all(&self.run_dir);
+    }
+}
+
+enum Launch {
+    PortTaken(String),
+    Failed(String),
+}
+
+fn launch(
+    binary: &std::path::Path,
+    port: u16,
+    config: &Value,
+) -> Result<(Child, ChildStdin, PathBuf), Launch> {
+    static RUNS: AtomicUsize = AtomicUsize::new(0);
+    let run_dir = std::env::temp_dir().join(format!(
+        "centrifuge-harness-{}-{}",
+        std::process::id(),
+        RUNS.fetch_add(1, Ordering::Relaxed)
+    ));
+    let fail = |why: String| Launch::Failed(why);
+    std::fs::create_dir_all(&run_dir)
+        .map_err(|err| fail(format!("cannot create {}: {err}", run_dir.display())))?;
+    let config_path = run_dir.join("config.json");
+    let log_path = run_dir.join("centrifugo.log");
+    std::fs::write(&config_path, config.to_string())
+        .map_err(|err| fail(format!("cannot write {}: {err}", config_path.display())))?;
+
+    let mut guardian = Command::new("sh")
+        .arg("-c")
+        .arg(GUARDIAN)
+        .arg(binary)
+        .arg(&config_path)
+        .arg(&log_path)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|err| fail(format!("cannot start sh to run {}: {err}", binary.display())))?;
+    let lifeline = guardian.stdin.take().expect("stdin was piped");
+
+    let health = format!("http://127.0.0.1:{port}/health");
+    let agent =
+        ureq::Agent::config_builder().timeout_global(Some(Duration::from_secs(1))).build().new_agent();
+    let deadline = Instant::now() + STARTUP_TIMEOUT;
+    loop {
+        if agent.get(&health).call().is_ok() {
+            return Ok((guardian, lifeline, run_dir));
+        }
+        let exited = matches!(guardian.try_wait(), Ok(Some(_)));
+        if exited || Instant::now() > deadline {
+            drop(lifeline);
+            let _ = guardian.wait();
+            let mut log = String::new();
+            let _ = std::fs::File::open(&log_path).and_then(|mut file| file.read_to_string(&mut log));
+            let _ = std::fs::remove_dir_all(&run_dir);
+            if log.contains("address already in use") {
+                return Err(Launch::PortTaken(log));
+            }
+            let why = if exited { "exited during startup" } else { "did not become healthy in time" };
+            return Err(fail(format!("Centrifugo {} on port {port}; its log:\n{log}", why)));
+        }
+        // Readiness polling of a starting process, not a test wait.
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("bind a free 127.0.0.1 port")
+}
