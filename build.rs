@@ -10,6 +10,25 @@ use protox::prost_reflect::prost_types::field_descriptor_proto::Type;
 
 const SCHEMA: &str = "proto/client.proto";
 
+const BOXED: &[&str] = &[
+    "Reply.connect",
+    "Reply.subscribe",
+    "Reply.presence",
+    "Reply.history",
+    "Reply.refresh",
+    "Reply.sub_refresh",
+    "Push.join",
+    "Push.leave",
+    "Push.subscribe",
+    "Push.connect",
+    "Push.disconnect",
+    "Push.refresh",
+    "Command.connect",
+    "Command.subscribe",
+    "Command.history",
+    "Command.sub_refresh",
+];
+
 fn main() {
     println!("cargo:rerun-if-changed={SCHEMA}");
     println!("cargo:rerun-if-changed=build.rs");
@@ -24,6 +43,11 @@ fn main() {
     config.bytes(["."]);
     // Ordered maps make encoding deterministic (golden vectors, reproducible frames).
     config.btree_map(["."]);
+    // Large, rare results and pushes live behind a Box so that a Reply, of which a busy connection
+    // decodes millions, stays small; publications stay inline.
+    for field in BOXED {
+        config.boxed(format!(".centrifugal.centrifuge.protocol.{field}"));
+    }
     config.type_attribute(".", "#[derive(serde::Serialize, serde::Deserialize)]");
     config.type_attribute(".", "#[serde(default)]");
     config.field_attribute(".", "#[serde(skip_serializing_if = \"crate::codec::json::omit\")]");

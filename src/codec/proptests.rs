@@ -177,18 +177,18 @@ fn command(format: Format) -> impl Strategy<Value = Command> {
                 (history, ping, send, rpc, refresh, sub_refresh),
             )| Command {
                 id,
-                connect,
-                subscribe,
+                connect: connect.map(Box::new),
+                subscribe: subscribe.map(Box::new),
                 unsubscribe,
                 publish,
                 presence,
                 presence_stats,
-                history,
+                history: history.map(Box::new),
                 ping,
                 send,
                 rpc,
                 refresh,
-                sub_refresh,
+                sub_refresh: sub_refresh.map(Box::new),
             },
         )
 }

@@ -147,7 +147,7 @@ fn a_publish_command_matches_literal_bytes() {
 fn connect_command() {
     let command = Command {
         id: 1,
-        connect: Some(ConnectRequest {
+        connect: Some(Box::new(ConnectRequest {
             token: "t0k".into(),
             data: raw(r#"{"a":1}"#),
             subs: map([(
@@ -158,7 +158,7 @@ fn connect_command() {
             version: "1.0".into(),
             headers: map([("X-A", "b".to_string())]),
             ..Default::default()
-        }),
+        })),
         ..Default::default()
     };
     let json = r#"{"id":1,"connect":{"token":"t0k","data":{"a":1},"subs":{"news":{"recover":true,"epoch":"ep","offset":5}},"name":"rust","version":"1.0","headers":{"X-A":"b"}}}"#;
@@ -184,12 +184,12 @@ fn connect_command() {
 fn connect_command_with_the_newer_fields() {
     let command = Command {
         id: 1,
-        connect: Some(ConnectRequest {
+        connect: Some(Box::new(ConnectRequest {
             flag: 1,
             dict: "d1".into(),
             profile: "mobile".into(),
             ..Default::default()
-        }),
+        })),
         ..Default::default()
     };
     let json = r#"{"id":1,"connect":{"flag":1,"dict":"d1","profile":"mobile"}}"#;
@@ -201,7 +201,7 @@ fn connect_command_with_the_newer_fields() {
 fn subscribe_command_with_every_option_and_the_largest_offset() {
     let command = Command {
         id: 2,
-        subscribe: Some(SubscribeRequest {
+        subscribe: Some(Box::new(SubscribeRequest {
             channel: "hist:a".into(),
             token: "st".into(),
             recover: true,
@@ -215,7 +215,7 @@ fn subscribe_command_with_every_option_and_the_largest_offset() {
             tf: Some(FilterNode { key: "k".into(), cmp: "eq".into(), val: "v".into(), ..Default::default() }),
             flag: 2,
             ..Default::default()
-        }),
+        })),
         ..Default::default()
     };
     let json = r#"{"id":2,"subscribe":{"channel":"hist:a","token":"st","recover":true,"epoch":"xyz","offset":18446744073709551615,"data":"d","positioned":true,"recoverable":true,"join_leave":true,"delta":"fossil","tf":{"key":"k","cmp":"eq","val":"v"},"flag":2}}"#;
@@ -247,7 +247,7 @@ fn subscribe_command_with_every_option_and_the_largest_offset() {
 fn subscribe_command_for_map_subscriptions() {
     let command = Command {
         id: 9,
-        subscribe: Some(SubscribeRequest {
+        subscribe: Some(Box::new(SubscribeRequest {
             channel: "m".into(),
             r#type: 1,
             phase: 2,
@@ -255,7 +255,7 @@ fn subscribe_command_for_map_subscriptions() {
             limit: 100,
             asc: true,
             ..Default::default()
-        }),
+        })),
         ..Default::default()
     };
     let json =
@@ -320,12 +320,12 @@ fn presence_and_presence_stats_commands() {
 fn history_command_with_negative_limit_and_since() {
     let command = Command {
         id: 7,
-        history: Some(HistoryRequest {
+        history: Some(Box::new(HistoryRequest {
             channel: "hist:a".into(),
             limit: -1,
             since: Some(StreamPosition { offset: 10, epoch: "e".into() }),
             reverse: true,
-        }),
+        })),
         ..Default::default()
     };
     let json = r#"{"id":7,"history":{"channel":"hist:a","limit":-1,"since":{"offset":10,"epoch":"e"},"reverse":true}}"#;
@@ -376,11 +376,11 @@ fn refresh_and_sub_refresh_commands() {
     );
     let command = Command {
         id: 12,
-        sub_refresh: Some(SubRefreshRequest {
+        sub_refresh: Some(Box::new(SubRefreshRequest {
             channel: "tok:a".into(),
             token: "st2".into(),
             ..Default::default()
-        }),
+        })),
         ..Default::default()
     };
     vector(
@@ -394,7 +394,7 @@ fn refresh_and_sub_refresh_commands() {
 fn sub_refresh_command_for_shared_poll() {
     let command = Command {
         id: 13,
-        sub_refresh: Some(SubRefreshRequest {
+        sub_refresh: Some(Box::new(SubRefreshRequest {
             channel: "p".into(),
             r#type: 1,
             track: vec![TrackBatch {
@@ -403,7 +403,7 @@ fn sub_refresh_command_for_shared_poll() {
             }],
             untrack: vec!["old".into()],
             ..Default::default()
-        }),
+        })),
         ..Default::default()
     };
     let json = r#"{"id":13,"sub_refresh":{"channel":"p","type":1,"track":[{"signature":"sig","items":[{"key":"k","version":3}]}],"untrack":["old"]}}"#;
@@ -454,7 +454,7 @@ fn error_replies() {
 fn connect_reply() {
     let reply = Reply {
         id: 1,
-        connect: Some(ConnectResult {
+        connect: Some(Box::new(ConnectResult {
             client: "c1".into(),
             version: "6.9.1".into(),
             expires: true,
@@ -474,7 +474,7 @@ fn connect_reply() {
             pong: true,
             time: 1_700_000_000_000,
             ..Default::default()
-        }),
+        })),
         ..Default::default()
     };
     let json = r#"{"id":1,"connect":{"client":"c1","version":"6.9.1","expires":true,"ttl":60,"data":{"w":1},"subs":{"personal:#42":{"recoverable":true,"epoch":"ab","offset":3,"positioned":true}},"ping":25,"pong":true,"time":1700000000000}}"#;
@@ -503,13 +503,13 @@ fn connect_reply() {
 fn connect_reply_with_the_newer_fields() {
     let reply = Reply {
         id: 1,
-        connect: Some(ConnectResult {
+        connect: Some(Box::new(ConnectResult {
             session: "s".into(),
             node: "n".into(),
             flag: 1,
             dict: Some(Dictionary { id: "d".into(), data: raw("[]"), data_b64: "AA==".into() }),
             ..Default::default()
-        }),
+        })),
         ..Default::default()
     };
     let json = r#"{"id":1,"connect":{"session":"s","node":"n","flag":1,"dict":{"id":"d","data":[],"data_b64":"AA=="}}}"#;
@@ -533,7 +533,7 @@ fn connect_reply_with_the_newer_fields() {
 fn subscribe_reply_with_recovered_publications() {
     let reply = Reply {
         id: 2,
-        subscribe: Some(SubscribeResult {
+        subscribe: Some(Box::new(SubscribeResult {
             expires: true,
             ttl: 30,
             recoverable: true,
@@ -560,7 +560,7 @@ fn subscribe_reply_with_recovered_publications() {
             was_recovering: true,
             delta: true,
             ..Default::default()
-        }),
+        })),
         ..Default::default()
     };
     let json = r#"{"id":2,"subscribe":{"expires":true,"ttl":30,"recoverable":true,"epoch":"ep","publications":[{"data":{"n":1},"offset":4},{"data":{"n":2},"info":{"user":"u","client":"c","conn_info":{"ci":1},"chan_info":{"ch":2}},"offset":5,"tags":{"t":"1"}}],"recovered":true,"offset":5,"positioned":true,"data":"sd","was_recovering":true,"delta":true}}"#;
@@ -600,7 +600,7 @@ fn subscribe_reply_with_recovered_publications() {
 fn subscribe_reply_with_the_newer_fields() {
     let reply = Reply {
         id: 2,
-        subscribe: Some(SubscribeResult {
+        subscribe: Some(Box::new(SubscribeResult {
             id: 77,
             r#type: 1,
             phase: 1,
@@ -614,7 +614,7 @@ fn subscribe_reply_with_the_newer_fields() {
             }],
             publish_debounce: 250,
             ..Default::default()
-        }),
+        })),
         ..Default::default()
     };
     let json = r#"{"id":2,"subscribe":{"id":77,"type":1,"phase":1,"cursor":"next","state":[{"key":"k","removed":true,"score":-3,"version":8}],"publish_debounce":250}}"#;
@@ -659,7 +659,7 @@ fn empty_result_replies() {
 fn presence_reply() {
     let reply = Reply {
         id: 5,
-        presence: Some(PresenceResult {
+        presence: Some(Box::new(PresenceResult {
             presence: map([
                 ("c1", ClientInfo { user: "u1".into(), client: "c1".into(), ..Default::default() }),
                 (
@@ -672,7 +672,7 @@ fn presence_reply() {
                     },
                 ),
             ]),
-        }),
+        })),
         ..Default::default()
     };
     let json = r#"{"id":5,"presence":{"presence":{"c1":{"user":"u1","client":"c1"},"c2":{"user":"u2","client":"c2","conn_info":{"name":"x"}}}}}"#;
@@ -708,11 +708,11 @@ fn presence_stats_reply() {
 fn history_reply() {
     let reply = Reply {
         id: 7,
-        history: Some(HistoryResult {
+        history: Some(Box::new(HistoryResult {
             publications: vec![Publication { data: raw("1"), offset: 9, ..Default::default() }],
             epoch: "e".into(),
             offset: 9,
-        }),
+        })),
         ..Default::default()
     };
     vector(
@@ -733,12 +733,12 @@ fn rpc_refresh_and_sub_refresh_replies() {
     vector(
         Reply {
             id: 11,
-            refresh: Some(RefreshResult {
+            refresh: Some(Box::new(RefreshResult {
                 client: "c1".into(),
                 version: "6.9.1".into(),
                 expires: true,
                 ttl: 120,
-            }),
+            })),
             ..Default::default()
         },
         r#"{"id":11,"refresh":{"client":"c1","version":"6.9.1","expires":true,"ttl":120}}"#,
@@ -747,7 +747,7 @@ fn rpc_refresh_and_sub_refresh_replies() {
     vector(
         Reply {
             id: 12,
-            sub_refresh: Some(SubRefreshResult { expires: true, ttl: 30, items: vec![] }),
+            sub_refresh: Some(Box::new(SubRefreshResult { expires: true, ttl: 30, items: vec![] })),
             ..Default::default()
         },
         r#"{"id":12,"sub_refresh":{"expires":true,"ttl":30}}"#,
@@ -824,7 +824,7 @@ fn join_and_leave_pushes() {
     let info = ClientInfo { user: "u".into(), client: "c".into(), ..Default::default() };
     let join = Push {
         channel: "pres:a".into(),
-        join: Some(Join { info: Some(info.clone()) }),
+        join: Some(Box::new(Join { info: Some(info.clone()) })),
         ..Default::default()
     };
     vector(
@@ -832,8 +832,11 @@ fn join_and_leave_pushes() {
         r#"{"push":{"channel":"pres:a","join":{"info":{"user":"u","client":"c"}}}}"#,
         message(4, &[ld(2, b"pres:a"), message(5, &[message(1, &[ld(1, b"u"), ld(2, b"c")])])]),
     );
-    let leave =
-        Push { channel: "pres:a".into(), leave: Some(Leave { info: Some(info) }), ..Default::default() };
+    let leave = Push {
+        channel: "pres:a".into(),
+        leave: Some(Box::new(Leave { info: Some(info) })),
+        ..Default::default()
+    };
     vector(
         reply_push(leave),
         r#"{"push":{"channel":"pres:a","leave":{"info":{"user":"u","client":"c"}}}}"#,
@@ -869,13 +872,13 @@ fn message_push() {
 fn subscribe_push() {
     let push = Push {
         channel: "srv".into(),
-        subscribe: Some(Subscribe {
+        subscribe: Some(Box::new(Subscribe {
             recoverable: true,
             epoch: "e".into(),
             offset: 7,
             positioned: true,
             data: raw(r#"{"s":1}"#),
-        }),
+        })),
         ..Default::default()
     };
     vector(
@@ -894,14 +897,14 @@ fn subscribe_push() {
 #[test]
 fn connect_disconnect_and_refresh_pushes() {
     let push = Push {
-        connect: Some(Connect {
+        connect: Some(Box::new(Connect {
             client: "c".into(),
             version: "6".into(),
             data: raw(r#"{"d":1}"#),
             ping: 25,
             pong: true,
             ..Default::default()
-        }),
+        })),
         ..Default::default()
     };
     vector(
@@ -913,7 +916,7 @@ fn connect_disconnect_and_refresh_pushes() {
         ),
     );
     let push = Push {
-        disconnect: Some(Disconnect { code: 3001, reason: "shutdown".into(), reconnect: false }),
+        disconnect: Some(Box::new(Disconnect { code: 3001, reason: "shutdown".into(), reconnect: false })),
         ..Default::default()
     };
     vector(
@@ -921,7 +924,7 @@ fn connect_disconnect_and_refresh_pushes() {
         r#"{"push":{"disconnect":{"code":3001,"reason":"shutdown"}}}"#,
         message(4, &[message(11, &[uint(1, 3001), ld(2, b"shutdown")])]),
     );
-    let push = Push { refresh: Some(Refresh { expires: true, ttl: 10 }), ..Default::default() };
+    let push = Push { refresh: Some(Box::new(Refresh { expires: true, ttl: 10 })), ..Default::default() };
     vector(
         reply_push(push),
         r#"{"push":{"refresh":{"expires":true,"ttl":10}}}"#,
@@ -945,17 +948,17 @@ fn several_commands_share_one_frame_in_order() {
     let commands = vec![
         Command {
             id: 1,
-            connect: Some(ConnectRequest { name: "rust".into(), ..Default::default() }),
+            connect: Some(Box::new(ConnectRequest { name: "rust".into(), ..Default::default() })),
             ..Default::default()
         },
         Command {
             id: 2,
-            subscribe: Some(SubscribeRequest { channel: "a".into(), ..Default::default() }),
+            subscribe: Some(Box::new(SubscribeRequest { channel: "a".into(), ..Default::default() })),
             ..Default::default()
         },
         Command {
             id: 3,
-            subscribe: Some(SubscribeRequest { channel: "b".into(), ..Default::default() }),
+            subscribe: Some(Box::new(SubscribeRequest { channel: "b".into(), ..Default::default() })),
             ..Default::default()
         },
     ];
@@ -1039,7 +1042,7 @@ fn unknown_fields_are_ignored() {
         .unwrap();
     let expected = Reply {
         id: 1,
-        connect: Some(ConnectResult { client: "c".into(), ..Default::default() }),
+        connect: Some(Box::new(ConnectResult { client: "c".into(), ..Default::default() })),
         ..Default::default()
     };
     assert_eq!(decoded, vec![expected.clone()]);
@@ -1235,7 +1238,7 @@ fn an_invalid_protobuf_body_is_rejected() {
         vec![0x22, 0x03, 0x12, 0x01, 0xff], // push.channel not UTF-8
         vec![0x00],                         // field number 0
     ] {
-        let frame = wire::frame(&[body.clone()]);
+        let frame = wire::frame(std::slice::from_ref(&body));
         let err = decode_error(protobuf_codec(), binary(&frame));
         assert!(matches!(err, CodecError::Protobuf { offset: 0, .. }), "{body:?}: {err:?}");
     }

@@ -15,13 +15,15 @@ use crate::backend::RpcBackend;
 use crate::config::project_config;
 use crate::{API_KEY, binary};
 
-/// Runs Centrifugo (`$0`) with config `$1`, output to `$2`, and kills it with SIGKILL as soon as
-/// our stdin reaches end of file, that is when the test process's end of the pipe closes.
+/// Runs Centrifugo (`$0`) with config `$1`, output to `$2` (its pid to `$2.pid`), and kills it
+/// with SIGKILL as soon as our stdin reaches end of file, that is when the test process's end of
+/// the pipe closes.
 /// The reader needs an explicit redirection: a background job's stdin would be /dev/null.
 const GUARDIAN: &str = r#"
 exec 3<&0
 "$0" --config "$1" >"$2" 2>&1 </dev/null 3<&- &
 pid=$!
+echo "$pid" >"$2.pid"
 ( while read -r _; do :; done; kill -KILL "$pid" 2>/dev/null ) <&3 &
 exec 3<&-
 wait "$pid"
@@ -106,6 +108,14 @@ impl Centrifugo {
     /// The server HTTP API.
     pub fn api(&self) -> &ServerApi {
         &self.api
+    }
+
+    /// The operating system's process id of the server.
+    pub fn pid(&self) -> u32 {
+        std::fs::read_to_string(self.run_dir.join("centrifugo.log.pid"))
+            .ok()
+            .and_then(|text| text.trim().parse().ok())
+            .expect("the guardian records the server's pid before the server is healthy")
     }
 
     /// What the server has logged so far.

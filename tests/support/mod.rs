@@ -1,0 +1,5 @@
+//! Helpers shared by the integration tests (each test file includes this module).
+
+#![allow(dead_code)] // Each test file uses a different subset.
+
+pub mod raw;
