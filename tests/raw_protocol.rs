@@ -5,9 +5,11 @@
 
 mod support;
 
+use std::time::Duration;
+
 use centrifuge_blocking::unversioned::{
-    Command, Format, HistoryRequest, PresenceRequest, PresenceStatsRequest, RpcRequest, SubscribeRequest,
-    SubscribeResult,
+    Command, ConnectRequest, Format, HistoryRequest, PresenceRequest, PresenceStatsRequest, RpcRequest,
+    SubscribeRequest, SubscribeResult,
 };
 use centrifuge_test_harness::{
     Centrifugo, Claims, HMAC_SECRET, RPC_FAIL_CODE, RPC_FAIL_MESSAGE, RPC_FAIL_METHOD, config,
@@ -42,6 +44,10 @@ in_both_formats!(
     rpc_through_the_proxy_backend,
     error_replies_carry_their_codes,
     subscription_token_opens_a_token_only_channel,
+    server_api_subscribe_and_unsubscribe_arrive_as_pushes,
+    broadcast_reaches_every_channel,
+    server_api_disconnect_closes_with_its_code_and_reason,
+    expired_and_forged_tokens_are_refused,
 );
 
 fn channel(format: Format, namespace: &str, name: &str) -> String {
@@ -204,4 +210,80 @@ fn subscription_token_opens_a_token_only_channel(format: Format) {
         ..Default::default()
     });
     assert!(reply.subscribe.is_some(), "subscribe with a token failed: {:?}", reply.error);
+}
+
+fn server_api_subscribe_and_unsubscribe_arrive_as_pushes(format: Format) {
+    let server = Centrifugo::shared();
+    let user = format!("srv-{format:?}");
+    let channel = channel(format, config::HISTORY, "server-side");
+    let (mut connection, _) =
+        RawConnection::connect(&server.ws_url(), format, &Claims::connection(&user).sign(HMAC_SECRET));
+
+    server.api().subscribe(&user, &channel).expect("API subscribe");
+    let push = connection.next_push();
+    assert_eq!(push.channel, channel);
+    let subscribed = push.subscribe.expect("a subscribe push");
+    assert!(subscribed.recoverable && subscribed.positioned, "{subscribed:?}");
+
+    server.api().publish(&channel, r#"{"to":"server-side"}"#).expect("API publish");
+    let publication = connection.next_push().r#pub.expect("a publication on the server-side channel");
+    assert_eq!(publication.data.as_ref(), br#"{"to":"server-side"}"#);
+
+    server.api().unsubscribe(&user, &channel).expect("API unsubscribe");
+    let push = connection.next_push();
+    assert_eq!(push.channel, channel);
+    let unsubscribed = push.unsubscribe.expect("an unsubscribe push");
+    assert_eq!((unsubscribed.code, unsubscribed.reason.as_str()), (2000, "server unsubscribe"));
+}
+
+fn broadcast_reaches_every_channel(format: Format) {
+    let server = Centrifugo::shared();
+    let channels =
+        [channel(format, config::HISTORY, "broadcast-a"), channel(format, config::HISTORY, "broadcast-b")];
+    let (mut connection, _) = RawConnection::connect(&server.ws_url(), format, "");
+    for channel in &channels {
+        subscribe(&mut connection, channel);
+    }
+    let targets: Vec<&str> = channels.iter().map(String::as_str).collect();
+    let result = server.api().broadcast(&targets, r#"{"all":true}"#).expect("API broadcast");
+    assert_eq!(result["responses"].as_array().map(Vec::len), Some(2));
+    let mut received: Vec<String> = (0..2)
+        .map(|_| {
+            let push = connection.next_push();
+            assert_eq!(push.r#pub.expect("a publication").data.as_ref(), br#"{"all":true}"#);
+            push.channel
+        })
+        .collect();
+    received.sort();
+    assert_eq!(received, channels);
+}
+
+fn server_api_disconnect_closes_with_its_code_and_reason(format: Format) {
+    let server = Centrifugo::shared();
+    let user = format!("bye-{format:?}");
+    let (mut connection, _) =
+        RawConnection::connect(&server.ws_url(), format, &Claims::connection(&user).sign(HMAC_SECRET));
+    server.api().disconnect(&user, 4001, "go away").expect("API disconnect");
+    assert_eq!(connection.expect_close(), (4001, "go away".to_string()));
+}
+
+fn expired_and_forged_tokens_are_refused(format: Format) {
+    let server = Centrifugo::shared();
+    let mut connection = RawConnection::open(&server.ws_url(), format);
+    let expired = Claims::connection("late").expired().sign(HMAC_SECRET);
+    let reply = connection.request(Command {
+        connect: Some(Box::new(ConnectRequest { token: expired, ..Default::default() })),
+        ..Default::default()
+    });
+    let error = reply.error.expect("an expired token is refused");
+    assert_eq!((error.code, error.message.as_str()), (109, "token expired"));
+
+    let mut connection = RawConnection::open(&server.ws_url(), format);
+    let forged = Claims::connection("mallory").expires_in(Duration::from_secs(60)).sign("not-the-secret");
+    connection.send(&[Command {
+        id: 1,
+        connect: Some(Box::new(ConnectRequest { token: forged, ..Default::default() })),
+        ..Default::default()
+    }]);
+    assert_eq!(connection.expect_close(), (3500, "invalid token".to_string()));
 }

@@ -94,6 +94,17 @@ impl RawConnection {
         }
     }
 
+    /// Reads until the server closes the connection; returns the close code and reason.
+    pub fn expect_close(&mut self) -> (u16, String) {
+        loop {
+            match self.socket.read().expect("read a frame (the server closes within the timeout)") {
+                Message::Close(Some(close)) => return (u16::from(close.code), close.reason.to_string()),
+                Message::Close(None) => return (0, String::new()),
+                _ => continue,
+            }
+        }
+    }
+
     /// Reads one data frame and sorts its messages into replies and pushes.
     fn read_frame(&mut self) {
         let frame = match self.socket.read().expect("read a frame (the server answers within the timeout)") {
