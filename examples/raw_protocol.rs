@@ -8,6 +8,8 @@
 //!
 //! Run: `cargo run --example raw_protocol`
 
+// The same raw connection the integration tests use; the demo needs only part of it.
+#[allow(dead_code)]
 #[path = "../tests/support/raw.rs"]
 mod raw;
 
