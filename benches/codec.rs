@@ -7,7 +7,7 @@
 use std::hint::black_box;
 
 use bytes::Bytes;
-use centrifuge_blocking::unversioned::{Codec, Format, Frame, Publication, Push, Reply};
+use centrifuge_blocking::unversioned::{Codec, Frame, Protocol, Publication, Push, Reply};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 const BATCH: usize = 64;
@@ -20,7 +20,7 @@ fn payload(size: usize, seq: usize) -> Bytes {
     Bytes::from(format!("{head}{filler}{tail}"))
 }
 
-fn frame(format: Format, payload_size: usize, count: usize) -> Frame {
+fn frame(format: Protocol, payload_size: usize, count: usize) -> Frame {
     let pushes: Vec<Reply> = (0..count)
         .map(|seq| Reply {
             push: Some(Push {
@@ -40,7 +40,7 @@ fn frame(format: Format, payload_size: usize, count: usize) -> Frame {
 
 fn decode_publications(c: &mut Criterion) {
     let mut group = c.benchmark_group("decode_publications");
-    for format in [Format::Json, Format::Protobuf] {
+    for format in [Protocol::Json, Protocol::Protobuf] {
         let codec = Codec::new(format, Codec::DEFAULT_MAX_MESSAGE_SIZE);
         for payload_size in [100, 4096] {
             for per_frame in [1, BATCH] {

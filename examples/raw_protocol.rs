@@ -13,7 +13,7 @@
 #[path = "../tests/support/raw.rs"]
 mod raw;
 
-use centrifuge_blocking::unversioned::{Command, Format, HistoryRequest, RpcRequest, SubscribeRequest};
+use centrifuge_blocking::unversioned::{Command, HistoryRequest, Protocol, RpcRequest, SubscribeRequest};
 use centrifuge_test_harness::{Centrifugo, Claims, HMAC_SECRET};
 use raw::RawConnection;
 
@@ -29,7 +29,7 @@ fn main() {
         server.ws_url()
     );
 
-    for format in [Format::Json, Format::Protobuf] {
+    for format in [Protocol::Json, Protocol::Protobuf] {
         println!("\n== {format:?} ==");
         let token = Claims::connection("demo-user").sign(HMAC_SECRET);
         let (mut connection, connected) = RawConnection::connect(&server.ws_url(), format, &token);

@@ -2,23 +2,67 @@
 //!
 //! A client SDK for [Centrifugo](https://centrifugal.dev) (client protocol v2: Centrifugo v4, v5
 //! and v6) for programs without an async runtime: desktop apps, command-line tools, synchronous
-//! services and scripts. It speaks JSON and Protobuf over WebSocket on plain threads.
+//! services and scripts. JSON or Protobuf over WebSocket, on plain threads.
 //!
-//! This release holds the foundation: the wire model generated from `proto/client.proto` and the
-//! codec for both wire formats. The blocking `Client` follows. Until then the codec is reachable
-//! through the `unversioned` feature (see the `unversioned` module), which is outside semver and
-//! meant for tools and tests that speak raw protocol.
+//! ```no_run
+//! use std::time::Duration;
+//! use centrifuge_blocking::{Client, ClientConfig, ClientEvent, HistoryOptions};
+//!
+//! let client = Client::new(
+//!     "ws://127.0.0.1:8000/connection/websocket",
+//!     ClientConfig::default().token("<connection JWT>"),
+//!     |event: ClientEvent| println!("{event:?}"),
+//! )?;
+//! client.connect()?;
+//! client.ready(Duration::from_secs(5))?;
+//! client.publish("news", br#"{"text":"hello"}"#)?;
+//! let history = client.history("news", HistoryOptions::default().limit(10))?;
+//! println!("{} publications", history.publications().len());
+//! client.close();
+//! # Ok::<(), centrifuge_blocking::Error>(())
+//! ```
+//!
+//! ## Threads
+//!
+//! Each client runs a core thread that owns all state, one thread per connection that reads
+//! the socket, and executor lanes that run your listener callbacks in order (see
+//! [`ClientConfig::executor_lanes`]). Calls block the calling thread, never a client thread.
+//! [`Client::close`] joins them all.
+//!
+//! ## The `unversioned` feature
+//!
+//! Exposes the wire model and codec as `centrifuge_blocking::unversioned`, outside semver, for
+//! tools and tests that speak raw protocol.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations, clippy::all)]
 
-// Without the `unversioned` feature nothing in the crate calls the codec yet: the client that
-// uses it is the next step. Remove this allow when `Client` lands.
-#[cfg_attr(not(feature = "unversioned"), allow(dead_code))]
+mod backoff;
+mod client;
 mod codec;
-#[cfg_attr(not(feature = "unversioned"), allow(dead_code))]
+mod config;
+mod core;
+mod error;
+mod events;
+pub mod listener;
 mod protocol;
+mod runtime;
+mod token;
+mod transport;
+mod types;
 
 #[cfg(feature = "unversioned")]
 pub mod unversioned;
+
+pub use client::Client;
+pub use config::{ClientConfig, HistoryOptions, HttpProxy, Protocol};
+pub use error::{Error, Result, ServerError, TransportError};
+pub use events::{
+    ClientEvent, ConnectedEvent, ConnectingEvent, DisconnectedEvent, ErrorEvent, MessageEvent, codes,
+};
+pub use listener::ClientListener;
+pub use token::{TokenError, TokenGetter};
+pub use types::{
+    ClientInfo, ClientState, HistoryResult, PresenceResult, PresenceStats, Publication, StreamPosition,
+};

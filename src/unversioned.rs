@@ -4,5 +4,5 @@
 //! benchmarks and examples, and for tools that need to speak raw Centrifugo protocol. Anything
 //! here may change in any release; applications should use the client API.
 
-pub use crate::codec::{Codec, CodecError, Format, Frame, FrameKind, WireMessage};
+pub use crate::codec::{Codec, CodecError, Frame, FrameKind, Protocol, WireMessage};
 pub use crate::protocol::*;

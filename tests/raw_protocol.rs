@@ -8,7 +8,7 @@ mod support;
 use std::time::Duration;
 
 use centrifuge_blocking::unversioned::{
-    Command, ConnectRequest, Format, HistoryRequest, PresenceRequest, PresenceStatsRequest, RpcRequest,
+    Command, ConnectRequest, HistoryRequest, PresenceRequest, PresenceStatsRequest, Protocol, RpcRequest,
     SubscribeRequest, SubscribeResult,
 };
 use centrifuge_test_harness::{
@@ -26,10 +26,10 @@ const COMPACT_PAYLOAD: &str = r#"{"text":"héllo ✓ \u00e9","n":[1,2.50,-0,1e3]
 macro_rules! in_both_formats {
     ($($name:ident),* $(,)?) => {
         mod json {
-            $( #[test] fn $name() { super::$name(super::Format::Json) } )*
+            $( #[test] fn $name() { super::$name(super::Protocol::Json) } )*
         }
         mod protobuf {
-            $( #[test] fn $name() { super::$name(super::Format::Protobuf) } )*
+            $( #[test] fn $name() { super::$name(super::Protocol::Protobuf) } )*
         }
     };
 }
@@ -50,7 +50,7 @@ in_both_formats!(
     expired_and_forged_tokens_are_refused,
 );
 
-fn channel(format: Format, namespace: &str, name: &str) -> String {
+fn channel(format: Protocol, namespace: &str, name: &str) -> String {
     format!("{namespace}:{name}-{format:?}").to_lowercase()
 }
 
@@ -62,7 +62,7 @@ fn subscribe(connection: &mut RawConnection, channel: &str) -> Box<SubscribeResu
     reply.subscribe.unwrap_or_else(|| panic!("subscribe to {channel} failed: {:?}", reply.error))
 }
 
-fn anonymous_connect(format: Format) {
+fn anonymous_connect(format: Protocol) {
     let server = Centrifugo::shared();
     let (_connection, result) = RawConnection::connect(&server.ws_url(), format, "");
     assert!(!result.client.is_empty(), "a client id");
@@ -72,7 +72,7 @@ fn anonymous_connect(format: Format) {
     assert!(!result.expires);
 }
 
-fn jwt_connect_brings_the_personal_server_side_subscription(format: Format) {
+fn jwt_connect_brings_the_personal_server_side_subscription(format: Protocol) {
     let server = Centrifugo::shared();
     let token = Claims::connection("42").info(serde_json::json!({"name": "Ann"})).sign(HMAC_SECRET);
     let (_connection, result) = RawConnection::connect(&server.ws_url(), format, &token);
@@ -81,7 +81,7 @@ fn jwt_connect_brings_the_personal_server_side_subscription(format: Format) {
     assert!(!personal.epoch.is_empty());
 }
 
-fn published_data_arrives_byte_exact(format: Format) {
+fn published_data_arrives_byte_exact(format: Protocol) {
     let server = Centrifugo::shared();
     let channel = channel(format, config::HISTORY, "push");
     let (mut connection, _) = RawConnection::connect(&server.ws_url(), format, "");
@@ -97,7 +97,7 @@ fn published_data_arrives_byte_exact(format: Format) {
     assert_eq!(publication.offset, subscribed.offset + 1);
 }
 
-fn history_returns_publications_byte_exact(format: Format) {
+fn history_returns_publications_byte_exact(format: Protocol) {
     let server = Centrifugo::shared();
     let channel = channel(format, config::HISTORY, "history");
     for n in 0..3 {
@@ -125,7 +125,7 @@ fn history_returns_publications_byte_exact(format: Format) {
     assert_eq!(newest.publications[0].data.as_ref(), br#"{"n": 2}"#);
 }
 
-fn presence_and_presence_stats(format: Format) {
+fn presence_and_presence_stats(format: Protocol) {
     let server = Centrifugo::shared();
     let channel = channel(format, config::PRESENCE, "room");
     let token = Claims::connection("7").sign(HMAC_SECRET);
@@ -146,7 +146,7 @@ fn presence_and_presence_stats(format: Format) {
     assert_eq!((stats.num_clients, stats.num_users), (1, 1));
 }
 
-fn rpc_ping(format: Format) {
+fn rpc_ping(format: Protocol) {
     let server = Centrifugo::shared();
     let (mut connection, _) = RawConnection::connect(&server.ws_url(), format, "");
     let reply = connection.request(Command {
@@ -157,7 +157,7 @@ fn rpc_ping(format: Format) {
     assert!(reply.rpc.is_some(), "an RPC result");
 }
 
-fn rpc_through_the_proxy_backend(format: Format) {
+fn rpc_through_the_proxy_backend(format: Protocol) {
     let server = Centrifugo::shared();
     let token = Claims::connection("9").sign(HMAC_SECRET);
     let (mut connection, _) = RawConnection::connect(&server.ws_url(), format, &token);
@@ -177,7 +177,7 @@ fn rpc_through_the_proxy_backend(format: Format) {
     assert!(reply.rpc.is_none());
 }
 
-fn error_replies_carry_their_codes(format: Format) {
+fn error_replies_carry_their_codes(format: Protocol) {
     let server = Centrifugo::shared();
     let token = Claims::connection("5").sign(HMAC_SECRET);
     let (mut connection, _) = RawConnection::connect(&server.ws_url(), format, &token);
@@ -199,7 +199,7 @@ fn error_replies_carry_their_codes(format: Format) {
     }
 }
 
-fn subscription_token_opens_a_token_only_channel(format: Format) {
+fn subscription_token_opens_a_token_only_channel(format: Protocol) {
     let server = Centrifugo::shared();
     let channel = channel(format, config::TOKEN_ONLY, "secret");
     let (mut connection, _) =
@@ -212,7 +212,7 @@ fn subscription_token_opens_a_token_only_channel(format: Format) {
     assert!(reply.subscribe.is_some(), "subscribe with a token failed: {:?}", reply.error);
 }
 
-fn server_api_subscribe_and_unsubscribe_arrive_as_pushes(format: Format) {
+fn server_api_subscribe_and_unsubscribe_arrive_as_pushes(format: Protocol) {
     let server = Centrifugo::shared();
     let user = format!("srv-{format:?}");
     let channel = channel(format, config::HISTORY, "server-side");
@@ -236,7 +236,7 @@ fn server_api_subscribe_and_unsubscribe_arrive_as_pushes(format: Format) {
     assert_eq!((unsubscribed.code, unsubscribed.reason.as_str()), (2000, "server unsubscribe"));
 }
 
-fn broadcast_reaches_every_channel(format: Format) {
+fn broadcast_reaches_every_channel(format: Protocol) {
     let server = Centrifugo::shared();
     let channels =
         [channel(format, config::HISTORY, "broadcast-a"), channel(format, config::HISTORY, "broadcast-b")];
@@ -258,7 +258,7 @@ fn broadcast_reaches_every_channel(format: Format) {
     assert_eq!(received, channels);
 }
 
-fn server_api_disconnect_closes_with_its_code_and_reason(format: Format) {
+fn server_api_disconnect_closes_with_its_code_and_reason(format: Protocol) {
     let server = Centrifugo::shared();
     let user = format!("bye-{format:?}");
     let (mut connection, _) =
@@ -267,7 +267,7 @@ fn server_api_disconnect_closes_with_its_code_and_reason(format: Format) {
     assert_eq!(connection.expect_close(), (4001, "go away".to_string()));
 }
 
-fn expired_and_forged_tokens_are_refused(format: Format) {
+fn expired_and_forged_tokens_are_refused(format: Protocol) {
     let server = Centrifugo::shared();
     let mut connection = RawConnection::open(&server.ws_url(), format);
     let expired = Claims::connection("late").expired().sign(HMAC_SECRET);

@@ -33,26 +33,14 @@ use bytes::Bytes;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+pub use crate::config::Protocol;
 use crate::protocol::{Command, Reply};
 
-/// The wire format of a connection, fixed for its lifetime.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum Format {
-    /// Newline-delimited JSON in text frames. Payloads must be JSON.
-    #[default]
-    Json,
-    /// Varint length-delimited Protobuf in binary frames (WebSocket subprotocol
-    /// `centrifuge-protobuf`). Payloads are arbitrary bytes.
-    Protobuf,
-}
-
-impl Format {
-    /// The frame kind that carries this format.
-    pub fn frame_kind(self) -> FrameKind {
-        match self {
-            Format::Json => FrameKind::Text,
-            Format::Protobuf => FrameKind::Binary,
-        }
+/// The frame kind that carries a wire format.
+pub fn frame_kind(protocol: Protocol) -> FrameKind {
+    match protocol {
+        Protocol::Json => FrameKind::Text,
+        Protocol::Protobuf => FrameKind::Binary,
     }
 }
 
@@ -83,27 +71,18 @@ impl WireMessage for Reply {}
 /// Encodes and decodes frames of one wire format.
 #[derive(Clone, Copy, Debug)]
 pub struct Codec {
-    format: Format,
+    protocol: Protocol,
     max_message_size: usize,
 }
 
 impl Codec {
     /// The default limit on a received frame, in bytes: 64 MiB.
+    #[cfg_attr(not(feature = "unversioned"), allow(dead_code))] // for tests and tools
     pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 64 << 20;
 
-    /// A codec for `format` that rejects received frames larger than `max_message_size` bytes.
-    pub fn new(format: Format, max_message_size: usize) -> Codec {
-        Codec { format, max_message_size }
-    }
-
-    /// The wire format.
-    pub fn format(&self) -> Format {
-        self.format
-    }
-
-    /// The largest frame [`Codec::decode`] accepts, in bytes.
-    pub fn max_message_size(&self) -> usize {
-        self.max_message_size
+    /// A codec for `protocol` that rejects received frames larger than `max_message_size` bytes.
+    pub fn new(protocol: Protocol, max_message_size: usize) -> Codec {
+        Codec { protocol, max_message_size }
     }
 
     /// Encodes `messages` as one frame, in order.
@@ -112,11 +91,11 @@ impl Codec {
     ///
     /// [`CodecError::InvalidJsonPayload`] when a payload is not valid JSON on a JSON codec.
     pub fn encode<M: WireMessage>(&self, messages: &[M]) -> Result<Frame, CodecError> {
-        let data = match self.format {
-            Format::Json => json::encode(messages)?,
-            Format::Protobuf => protobuf::encode(messages),
+        let data = match self.protocol {
+            Protocol::Json => json::encode(messages)?,
+            Protocol::Protobuf => protobuf::encode(messages),
         };
-        Ok(Frame { kind: self.format.frame_kind(), data: Bytes::from(data) })
+        Ok(Frame { kind: frame_kind(self.protocol), data: Bytes::from(data) })
     }
 
     /// Decodes every message of `frame`, appending them to `out` in frame order.
@@ -125,7 +104,7 @@ impl Codec {
     ///
     /// Any [`CodecError`] but `InvalidJsonPayload`; `out` is then left as it was.
     pub fn decode<M: WireMessage>(&self, frame: &Frame, out: &mut Vec<M>) -> Result<(), CodecError> {
-        let expected = self.format.frame_kind();
+        let expected = frame_kind(self.protocol);
         if frame.kind != expected {
             return Err(CodecError::UnexpectedFrameKind { expected, received: frame.kind });
         }
@@ -133,9 +112,9 @@ impl Codec {
             return Err(CodecError::TooLarge { size: frame.data.len(), limit: self.max_message_size });
         }
         let before = out.len();
-        let result = match self.format {
-            Format::Json => json::decode(&frame.data, out),
-            Format::Protobuf => protobuf::decode(&frame.data, self.max_message_size, out),
+        let result = match self.protocol {
+            Protocol::Json => json::decode(&frame.data, out),
+            Protocol::Protobuf => protobuf::decode(&frame.data, self.max_message_size, out),
         };
         if result.is_err() {
             out.truncate(before);

@@ -39,10 +39,10 @@ fn json_text() -> impl Strategy<Value = String> {
     })
 }
 
-fn payload(format: Format) -> BoxedStrategy<Bytes> {
+fn payload(format: Protocol) -> BoxedStrategy<Bytes> {
     match format {
-        Format::Json => prop_oneof![Just(Bytes::new()), json_text().prop_map(Bytes::from)].boxed(),
-        Format::Protobuf => vec(any::<u8>(), 0..48).prop_map(Bytes::from).boxed(),
+        Protocol::Json => prop_oneof![Just(Bytes::new()), json_text().prop_map(Bytes::from)].boxed(),
+        Protocol::Protobuf => vec(any::<u8>(), 0..48).prop_map(Bytes::from).boxed(),
     }
 }
 
@@ -62,7 +62,7 @@ fn filter_node() -> impl Strategy<Value = FilterNode> {
     })
 }
 
-fn subscribe_request(format: Format) -> impl Strategy<Value = SubscribeRequest> {
+fn subscribe_request(format: Protocol) -> impl Strategy<Value = SubscribeRequest> {
     (
         (text(), text(), any::<bool>(), text(), any::<u64>(), payload(format), any::<bool>(), any::<bool>()),
         (any::<bool>(), text(), option::of(filter_node()), any::<i64>(), any::<i32>(), any::<i32>()),
@@ -95,7 +95,7 @@ fn subscribe_request(format: Format) -> impl Strategy<Value = SubscribeRequest> 
         )
 }
 
-fn connect_request(format: Format) -> impl Strategy<Value = ConnectRequest> {
+fn connect_request(format: Protocol) -> impl Strategy<Value = ConnectRequest> {
     (
         text(),
         payload(format),
@@ -120,7 +120,7 @@ fn connect_request(format: Format) -> impl Strategy<Value = ConnectRequest> {
         })
 }
 
-fn publish_request(format: Format) -> impl Strategy<Value = PublishRequest> {
+fn publish_request(format: Protocol) -> impl Strategy<Value = PublishRequest> {
     (text(), payload(format), any::<i32>(), text(), any::<bool>()).prop_map(
         |(channel, data, r#type, key, removed)| PublishRequest { channel, data, r#type, key, removed },
     )
@@ -151,7 +151,7 @@ fn sub_refresh_request() -> impl Strategy<Value = SubRefreshRequest> {
     )
 }
 
-fn command(format: Format) -> impl Strategy<Value = Command> {
+fn command(format: Protocol) -> impl Strategy<Value = Command> {
     (
         (
             any::<u32>(),
@@ -193,7 +193,7 @@ fn command(format: Format) -> impl Strategy<Value = Command> {
         )
 }
 
-fn publication_push(format: Format) -> impl Strategy<Value = Reply> {
+fn publication_push(format: Protocol) -> impl Strategy<Value = Reply> {
     (text(), payload(format), any::<u64>(), strings(), any::<bool>(), any::<i64>(), any::<i64>(), text())
         .prop_map(|(channel, data, offset, tags, delta, time, score, epoch)| Reply {
             push: Some(Push {
@@ -214,7 +214,7 @@ fn publication_push(format: Format) -> impl Strategy<Value = Reply> {
         })
 }
 
-fn round_trip<M: WireMessage + PartialEq + std::fmt::Debug>(format: Format, batch: &[M]) -> Vec<M> {
+fn round_trip<M: WireMessage + PartialEq + std::fmt::Debug>(format: Protocol, batch: &[M]) -> Vec<M> {
     let codec = Codec::new(format, Codec::DEFAULT_MAX_MESSAGE_SIZE);
     let frame = codec.encode(batch).expect("an arbitrary batch encodes");
     let mut decoded = Vec::new();
@@ -222,7 +222,7 @@ fn round_trip<M: WireMessage + PartialEq + std::fmt::Debug>(format: Format, batc
     decoded
 }
 
-fn decode_both_kinds(format: Format, data: &[u8]) {
+fn decode_both_kinds(format: Protocol, data: &[u8]) {
     let codec = Codec::new(format, 4096);
     for kind in [FrameKind::Text, FrameKind::Binary] {
         let frame = Frame { kind, data: Bytes::copy_from_slice(data) };
@@ -235,42 +235,42 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
 
     #[test]
-    fn json_command_batches_round_trip(batch in vec(command(Format::Json), 1..4)) {
-        prop_assert_eq!(round_trip(Format::Json, &batch), batch);
+    fn json_command_batches_round_trip(batch in vec(command(Protocol::Json), 1..4)) {
+        prop_assert_eq!(round_trip(Protocol::Json, &batch), batch);
     }
 
     #[test]
-    fn protobuf_command_batches_round_trip(batch in vec(command(Format::Protobuf), 1..4)) {
-        prop_assert_eq!(round_trip(Format::Protobuf, &batch), batch);
+    fn protobuf_command_batches_round_trip(batch in vec(command(Protocol::Protobuf), 1..4)) {
+        prop_assert_eq!(round_trip(Protocol::Protobuf, &batch), batch);
     }
 
     #[test]
     fn publication_pushes_round_trip(
-        json in vec(publication_push(Format::Json), 1..4),
-        protobuf in vec(publication_push(Format::Protobuf), 1..4),
+        json in vec(publication_push(Protocol::Json), 1..4),
+        protobuf in vec(publication_push(Protocol::Protobuf), 1..4),
     ) {
-        prop_assert_eq!(round_trip(Format::Json, &json), json);
-        prop_assert_eq!(round_trip(Format::Protobuf, &protobuf), protobuf);
+        prop_assert_eq!(round_trip(Protocol::Json, &json), json);
+        prop_assert_eq!(round_trip(Protocol::Protobuf, &protobuf), protobuf);
     }
 
     #[test]
     fn decoding_arbitrary_bytes_never_panics(data in vec(any::<u8>(), 0..512)) {
-        decode_both_kinds(Format::Json, &data);
-        decode_both_kinds(Format::Protobuf, &data);
+        decode_both_kinds(Protocol::Json, &data);
+        decode_both_kinds(Protocol::Protobuf, &data);
     }
 
     #[test]
     fn decoding_arbitrary_text_never_panics(data in "[{}\\[\\]\":,0-9a-z\\\\ \n-]{0,200}") {
-        decode_both_kinds(Format::Json, data.as_bytes());
+        decode_both_kinds(Protocol::Json, data.as_bytes());
     }
 
     #[test]
     fn decoding_damaged_frames_never_panics(
-        batch in vec(command(Format::Protobuf), 1..3),
+        batch in vec(command(Protocol::Protobuf), 1..3),
         damage in vec((any::<prop::sample::Index>(), any::<u8>()), 1..6),
         cut in any::<prop::sample::Index>(),
     ) {
-        for format in [Format::Json, Format::Protobuf] {
+        for format in [Protocol::Json, Protocol::Protobuf] {
             let codec = Codec::new(format, Codec::DEFAULT_MAX_MESSAGE_SIZE);
             let Ok(frame) = codec.encode(&batch) else { continue };
             let mut data = frame.data.to_vec();

@@ -72,11 +72,11 @@ mod wire {
 use wire::{bytes as ld, entry, int, message, sint, uint};
 
 fn json_codec() -> Codec {
-    Codec::new(Format::Json, Codec::DEFAULT_MAX_MESSAGE_SIZE)
+    Codec::new(Protocol::Json, Codec::DEFAULT_MAX_MESSAGE_SIZE)
 }
 
 fn protobuf_codec() -> Codec {
-    Codec::new(Format::Protobuf, Codec::DEFAULT_MAX_MESSAGE_SIZE)
+    Codec::new(Protocol::Protobuf, Codec::DEFAULT_MAX_MESSAGE_SIZE)
 }
 
 fn text(data: &str) -> Frame {
@@ -1180,21 +1180,21 @@ fn a_frame_of_the_wrong_kind_is_rejected() {
 
 #[test]
 fn an_oversized_frame_is_rejected_before_parsing() {
-    let small_json = Codec::new(Format::Json, 16);
+    let small_json = Codec::new(Protocol::Json, 16);
     let err = decode_error(small_json, text(r#"{"id":1,"publish":{}}"#));
     assert!(matches!(err, CodecError::TooLarge { size: 21, limit: 16 }), "{err:?}");
     // Exactly at the limit is fine.
     let mut out: Vec<Reply> = Vec::new();
-    Codec::new(Format::Json, 21).decode(&text(r#"{"id":1,"publish":{}}"#), &mut out).unwrap();
+    Codec::new(Protocol::Json, 21).decode(&text(r#"{"id":1,"publish":{}}"#), &mut out).unwrap();
 
-    let small_protobuf = Codec::new(Format::Protobuf, 16);
+    let small_protobuf = Codec::new(Protocol::Protobuf, 16);
     let err = decode_error(small_protobuf, binary(&[0u8; 17]));
     assert!(matches!(err, CodecError::TooLarge { size: 17, limit: 16 }), "{err:?}");
 }
 
 #[test]
 fn a_length_prefix_over_the_limit_is_rejected_before_allocation() {
-    let codec = Codec::new(Format::Protobuf, 1000);
+    let codec = Codec::new(Protocol::Protobuf, 1000);
     // Prefix says 2^62 bytes: refused on the number alone.
     let mut frame = wire::varint(1 << 62);
     frame.push(0);
@@ -1258,7 +1258,7 @@ fn a_bad_message_after_good_ones_fails_the_whole_frame() {
 
 #[test]
 fn errors_explain_themselves() {
-    let err = decode_error(Codec::new(Format::Protobuf, 4), binary(&[0x09]));
+    let err = decode_error(Codec::new(Protocol::Protobuf, 4), binary(&[0x09]));
     assert_eq!(err.to_string(), "message of 9 bytes exceeds the limit of 4 bytes");
     let err = decode_error(json_codec(), binary(b"{}"));
     assert_eq!(err.to_string(), "received a Binary frame where the wire format uses Text frames");

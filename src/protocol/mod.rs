@@ -5,9 +5,12 @@
 //! format. Field documentation lives in the schema.
 
 // Generated code: the schema documents the fields, and prost's output follows prost's style.
-#[allow(missing_docs, clippy::all)]
+// Not every message is used by the client (e.g. `EmulationRequest` is for HTTP transports).
+#[allow(missing_docs, dead_code, clippy::all)]
 mod generated {
     include!(concat!(env!("OUT_DIR"), "/centrifugal.centrifuge.protocol.rs"));
 }
 
 pub use generated::*;
+
+pub(crate) mod codes;

@@ -2,4 +2,5 @@
 
 #![allow(dead_code)] // Each test file uses a different subset.
 
+pub mod events;
 pub mod raw;

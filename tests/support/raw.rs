@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use centrifuge_blocking::unversioned::{
-    Codec, Command, ConnectRequest, ConnectResult, Format, Frame, FrameKind, Push, Reply,
+    Codec, Command, ConnectRequest, ConnectResult, Frame, FrameKind, Protocol, Push, Reply,
 };
 use tungstenite::client::IntoClientRequest;
 use tungstenite::stream::MaybeTlsStream;
@@ -26,9 +26,9 @@ pub struct RawConnection {
 
 impl RawConnection {
     /// Opens a WebSocket to `url` in `format` (no connect command yet).
-    pub fn open(url: &str, format: Format) -> RawConnection {
+    pub fn open(url: &str, format: Protocol) -> RawConnection {
         let mut request = url.into_client_request().expect("a valid URL");
-        if format == Format::Protobuf {
+        if format == Protocol::Protobuf {
             request.headers_mut().insert("Sec-WebSocket-Protocol", "centrifuge-protobuf".parse().unwrap());
         }
         let (socket, _response) = tungstenite::connect(request).expect("WebSocket handshake");
@@ -46,7 +46,7 @@ impl RawConnection {
     }
 
     /// Opens and sends `connect`; returns the connection and the connect result.
-    pub fn connect(url: &str, format: Format, token: &str) -> (RawConnection, ConnectResult) {
+    pub fn connect(url: &str, format: Protocol, token: &str) -> (RawConnection, ConnectResult) {
         let mut connection = RawConnection::open(url, format);
         let reply = connection.request(Command {
             connect: Some(Box::new(ConnectRequest {

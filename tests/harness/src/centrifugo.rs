@@ -70,11 +70,21 @@ impl Centrifugo {
 
     /// Starts a dedicated server after `adjust` has changed the configuration.
     pub fn start_with(adjust: impl Fn(&mut Value)) -> Centrifugo {
+        Centrifugo::launch_with(None, adjust)
+    }
+
+    /// Starts a dedicated server on `port` (e.g. one a client is already trying to reach).
+    pub fn start_on_port(port: u16) -> Centrifugo {
+        Centrifugo::launch_with(Some(port), |_| {})
+    }
+
+    fn launch_with(fixed_port: Option<u16>, adjust: impl Fn(&mut Value)) -> Centrifugo {
         let binary = binary::centrifugo();
         let backend = RpcBackend::start();
         let mut failures = Vec::new();
-        for _ in 0..PORT_ATTEMPTS {
-            let port = free_port();
+        let attempts = if fixed_port.is_some() { 1 } else { PORT_ATTEMPTS };
+        for _ in 0..attempts {
+            let port = fixed_port.unwrap_or_else(free_port);
             let mut config = project_config(port, &backend.rpc_endpoint());
             adjust(&mut config);
             match launch(&binary, port, &config) {
@@ -196,7 +206,8 @@ fn launch(
     }
 }
 
-fn free_port() -> u16 {
+/// A port nothing listens on right now.
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .map(|address| address.port())

@@ -113,7 +113,8 @@ pub fn project_config(port: u16, rpc_endpoint: &str) -> Value {
                 { "name": USER_LIMITED, "allow_user_limited_channels": true,
                   "allow_publish_for_subscriber": true },
                 { "name": PERSONAL, "presence": true,
-                  "history_size": 10, "history_ttl": "60s", "force_recovery": true }
+                  "history_size": 10, "history_ttl": "60s", "force_recovery": true,
+                  "allow_presence_for_client": true, "allow_history_for_client": true }
             ]
         },
         "rpc": {

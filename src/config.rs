@@ -1,0 +1,399 @@
+//! Client configuration.
+//!
+//! [`ClientConfig::default()`] holds every default (they match the official SDKs, with name
+//! `"rust"`); builder-style setters named like the settings change them. Nothing is checked
+//! until [`Client::new`](crate::Client::new), which reports every problem as
+//! [`Error::InvalidConfig`](crate::Error::InvalidConfig).
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::token::TokenGetter;
+
+/// The wire format of a connection.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    /// JSON in text frames. Payloads must be JSON; they travel embedded, byte for byte.
+    #[default]
+    Json,
+    /// Protobuf in binary frames (WebSocket subprotocol `centrifuge-protobuf`). Payloads are
+    /// arbitrary bytes. Faster to decode.
+    Protobuf,
+}
+
+/// An HTTP proxy reached with `CONNECT`, for `ws://` and `wss://` alike.
+#[derive(Clone, PartialEq, Eq)]
+pub struct HttpProxy {
+    pub(crate) address: String,
+    pub(crate) credentials: Option<(String, String)>,
+}
+
+impl HttpProxy {
+    /// A proxy at `address`, as `host:port`.
+    pub fn new(address: impl Into<String>) -> HttpProxy {
+        HttpProxy { address: address.into(), credentials: None }
+    }
+
+    /// Authenticates to the proxy with HTTP basic auth.
+    pub fn basic_auth(mut self, user: impl Into<String>, password: impl Into<String>) -> HttpProxy {
+        self.credentials = Some((user.into(), password.into()));
+        self
+    }
+}
+
+impl fmt::Debug for HttpProxy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpProxy")
+            .field("address", &self.address)
+            .field("credentials", &self.credentials.as_ref().map(|(user, _)| (user, "<redacted>")))
+            .finish()
+    }
+}
+
+/// A certificate to trust in addition to the system's roots.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum RootCertificate {
+    Pem(Vec<u8>),
+    Der(Vec<u8>),
+}
+
+/// How a [`Client`](crate::Client) connects and behaves.
+#[derive(Clone)]
+pub struct ClientConfig {
+    pub(crate) token: String,
+    pub(crate) token_getter: Option<Arc<dyn TokenGetter>>,
+    pub(crate) data: Vec<u8>,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) name: String,
+    pub(crate) version: String,
+    pub(crate) protocol: Protocol,
+    pub(crate) timeout: Duration,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) min_reconnect_delay: Duration,
+    pub(crate) max_reconnect_delay: Duration,
+    pub(crate) max_server_ping_delay: Duration,
+    pub(crate) max_message_size: usize,
+    pub(crate) executor_lanes: usize,
+    pub(crate) root_certificates: Vec<RootCertificate>,
+    pub(crate) danger_accept_invalid_certs: bool,
+    pub(crate) proxy: Option<HttpProxy>,
+}
+
+impl Default for ClientConfig {
+    fn default() -> ClientConfig {
+        ClientConfig {
+            token: String::new(),
+            token_getter: None,
+            data: Vec::new(),
+            headers: Vec::new(),
+            name: "rust".to_string(),
+            version: String::new(),
+            protocol: Protocol::Json,
+            timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(5),
+            min_reconnect_delay: Duration::from_millis(500),
+            max_reconnect_delay: Duration::from_secs(20),
+            max_server_ping_delay: Duration::from_secs(10),
+            max_message_size: 64 << 20,
+            executor_lanes: 1,
+            root_certificates: Vec::new(),
+            danger_accept_invalid_certs: false,
+            proxy: None,
+        }
+    }
+}
+
+impl ClientConfig {
+    /// The connection token (JWT). Empty connects anonymously, or asks the
+    /// [`token_getter`](Self::token_getter) when one is set. Defaults to empty.
+    pub fn token(mut self, token: impl Into<String>) -> ClientConfig {
+        self.token = token.into();
+        self
+    }
+
+    /// Where fresh connection tokens come from: called before connecting when the token is
+    /// empty, when the server's token expires (proactively, at the connection's `ttl`), and
+    /// after the server answered 109 "token expired". Defaults to none.
+    ///
+    /// A closure `Fn() -> Result<String, TokenError>` works. It runs on a thread of the
+    /// client's own, so it may block (e.g. an HTTP request to your backend); give it a timeout.
+    pub fn token_getter(mut self, getter: impl TokenGetter + 'static) -> ClientConfig {
+        self.token_getter = Some(Arc::new(getter));
+        self
+    }
+
+    /// Data sent with every connect command (for a connect proxy). JSON on JSON clients.
+    /// Defaults to none.
+    pub fn data(mut self, data: impl Into<Vec<u8>>) -> ClientConfig {
+        self.data = data.into();
+        self
+    }
+
+    /// Adds an HTTP header to the WebSocket upgrade request. Defaults to none.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> ClientConfig {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// The client name the server shows in its analytics, at most 16 characters.
+    /// Defaults to `"rust"`.
+    pub fn name(mut self, name: impl Into<String>) -> ClientConfig {
+        self.name = name.into();
+        self
+    }
+
+    /// The application version, at most 64 characters. Defaults to empty.
+    pub fn version(mut self, version: impl Into<String>) -> ClientConfig {
+        self.version = version.into();
+        self
+    }
+
+    /// The wire format. Defaults to [`Protocol::Json`].
+    pub fn protocol(mut self, protocol: Protocol) -> ClientConfig {
+        self.protocol = protocol;
+        self
+    }
+
+    /// How long a call waits for its reply, and for the connection when it is made while
+    /// connecting. Also bounds the connect command. Defaults to 5 s.
+    pub fn timeout(mut self, timeout: Duration) -> ClientConfig {
+        self.timeout = timeout;
+        self
+    }
+
+    /// How long dialing (TCP, proxy, TLS and the WebSocket handshake) may take.
+    /// Defaults to 5 s.
+    pub fn connect_timeout(mut self, timeout: Duration) -> ClientConfig {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// The shortest wait before reconnecting. Defaults to 500 ms.
+    pub fn min_reconnect_delay(mut self, delay: Duration) -> ClientConfig {
+        self.min_reconnect_delay = delay;
+        self
+    }
+
+    /// The longest wait before reconnecting. Defaults to 20 s.
+    pub fn max_reconnect_delay(mut self, delay: Duration) -> ClientConfig {
+        self.max_reconnect_delay = delay;
+        self
+    }
+
+    /// How late a server ping may be (beyond the interval the server announced) before the
+    /// client considers the connection dead and reconnects (code 2, "no ping").
+    /// Defaults to 10 s.
+    pub fn max_server_ping_delay(mut self, delay: Duration) -> ClientConfig {
+        self.max_server_ping_delay = delay;
+        self
+    }
+
+    /// The largest WebSocket message the client accepts, in bytes; a larger one is a protocol
+    /// violation. At least 1 KiB. Defaults to 64 MiB.
+    pub fn max_message_size(mut self, bytes: usize) -> ClientConfig {
+        self.max_message_size = bytes;
+        self
+    }
+
+    /// How many threads run listener callbacks (1 to 64). Events of one subscription always
+    /// run in order on one lane, client events on the first. Defaults to 1.
+    pub fn executor_lanes(mut self, lanes: usize) -> ClientConfig {
+        self.executor_lanes = lanes;
+        self
+    }
+
+    /// Trusts a PEM-encoded certificate (for `wss://`), in addition to the system's roots.
+    pub fn add_root_certificate_pem(mut self, pem: impl Into<Vec<u8>>) -> ClientConfig {
+        self.root_certificates.push(RootCertificate::Pem(pem.into()));
+        self
+    }
+
+    /// Trusts a DER-encoded certificate (for `wss://`), in addition to the system's roots.
+    pub fn add_root_certificate_der(mut self, der: impl Into<Vec<u8>>) -> ClientConfig {
+        self.root_certificates.push(RootCertificate::Der(der.into()));
+        self
+    }
+
+    /// **Development only.** Accepts any TLS certificate and host name, which makes `wss://`
+    /// no safer than `ws://` against an attacker on the path. Use
+    /// [`add_root_certificate_pem`](Self::add_root_certificate_pem) for self-signed servers
+    /// instead. Defaults to `false`.
+    pub fn danger_accept_invalid_certs(mut self, accept: bool) -> ClientConfig {
+        self.danger_accept_invalid_certs = accept;
+        self
+    }
+
+    /// Connects through an HTTP proxy (`CONNECT`). Defaults to a direct connection.
+    pub fn proxy(mut self, proxy: HttpProxy) -> ClientConfig {
+        self.proxy = Some(proxy);
+        self
+    }
+
+    /// Checks every setting; `Client::new` calls it.
+    pub(crate) fn validate(&self) -> Result<()> {
+        let invalid = |why: String| Err(Error::InvalidConfig(why));
+        if self.timeout.is_zero() {
+            return invalid("timeout must be greater than zero".into());
+        }
+        if self.connect_timeout.is_zero() {
+            return invalid("connect_timeout must be greater than zero".into());
+        }
+        if self.min_reconnect_delay > self.max_reconnect_delay {
+            return invalid(format!(
+                "min_reconnect_delay ({:?}) is greater than max_reconnect_delay ({:?})",
+                self.min_reconnect_delay, self.max_reconnect_delay
+            ));
+        }
+        if self.name.chars().count() > 16 {
+            return invalid(format!(
+                "name {:?} is longer than the 16 characters the server accepts",
+                self.name
+            ));
+        }
+        if self.version.chars().count() > 64 {
+            return invalid("version is longer than the 64 characters the server accepts".into());
+        }
+        if self.max_message_size < 1024 {
+            return invalid(format!(
+                "max_message_size of {} bytes is below the 1 KiB minimum",
+                self.max_message_size
+            ));
+        }
+        if !(1..=64).contains(&self.executor_lanes) {
+            return invalid(format!("executor_lanes must be between 1 and 64, not {}", self.executor_lanes));
+        }
+        if self.protocol == Protocol::Json
+            && !self.data.is_empty()
+            && serde_json::from_slice::<&serde_json::value::RawValue>(&self.data).is_err()
+        {
+            return invalid("connect data must be JSON when the protocol is JSON".into());
+        }
+        for (name, value) in &self.headers {
+            let valid_name = !name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic() && b != b':');
+            let valid_value = value.bytes().all(|b| b == b'\t' || (b' '..=b'~').contains(&b));
+            if !valid_name || !valid_value {
+                return invalid(format!("header {name:?} is not a valid HTTP header"));
+            }
+        }
+        if let Some(proxy) = &self.proxy {
+            let valid = proxy
+                .address
+                .rsplit_once(':')
+                .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+            if !valid {
+                return invalid(format!("proxy address {:?} is not host:port", proxy.address));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for ClientConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Tokens are secrets: never print them.
+        f.debug_struct("ClientConfig")
+            .field("token", &if self.token.is_empty() { "" } else { "<redacted>" })
+            .field("token_getter", &self.token_getter.as_ref().map(|_| "<getter>"))
+            .field("data_len", &self.data.len())
+            .field("headers", &self.headers.iter().map(|(name, _)| name).collect::<Vec<_>>())
+            .field("name", &self.name)
+            .field("version", &self.version)
+            .field("protocol", &self.protocol)
+            .field("timeout", &self.timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("min_reconnect_delay", &self.min_reconnect_delay)
+            .field("max_reconnect_delay", &self.max_reconnect_delay)
+            .field("max_server_ping_delay", &self.max_server_ping_delay)
+            .field("max_message_size", &self.max_message_size)
+            .field("executor_lanes", &self.executor_lanes)
+            .field("root_certificates", &self.root_certificates.len())
+            .field("danger_accept_invalid_certs", &self.danger_accept_invalid_certs)
+            .field("proxy", &self.proxy)
+            .finish()
+    }
+}
+
+/// What a history call asks for.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HistoryOptions {
+    pub(crate) limit: i32,
+    pub(crate) since: Option<crate::types::StreamPosition>,
+    pub(crate) reverse: bool,
+}
+
+impl HistoryOptions {
+    /// At most `limit` publications; 0 asks only for the stream position, -1 for everything
+    /// the server allows. Defaults to 0.
+    pub fn limit(mut self, limit: i32) -> HistoryOptions {
+        self.limit = limit;
+        self
+    }
+
+    /// Only publications after this position. Defaults to the start of the stream.
+    pub fn since(mut self, position: crate::types::StreamPosition) -> HistoryOptions {
+        self.since = Some(position);
+        self
+    }
+
+    /// Newest first. Defaults to oldest first.
+    pub fn reverse(mut self, reverse: bool) -> HistoryOptions {
+        self.reverse = reverse;
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rejected(config: ClientConfig, needle: &str) {
+        match config.validate() {
+            Err(Error::InvalidConfig(why)) => assert!(why.contains(needle), "{why:?} lacks {needle:?}"),
+            other => panic!("expected InvalidConfig containing {needle:?}, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_match_the_official_sdks() {
+        let config = ClientConfig::default();
+        assert_eq!(config.name, "rust");
+        assert_eq!(config.timeout, Duration::from_secs(5));
+        assert_eq!(config.min_reconnect_delay, Duration::from_millis(500));
+        assert_eq!(config.max_reconnect_delay, Duration::from_secs(20));
+        assert_eq!(config.max_server_ping_delay, Duration::from_secs(10));
+        assert_eq!(config.protocol, Protocol::Json);
+        assert_eq!(config.executor_lanes, 1);
+        assert!(config.validate().is_ok());
+    }
+
+    #[test]
+    fn bad_settings_are_reported_with_what_is_wrong() {
+        rejected(ClientConfig::default().timeout(Duration::ZERO), "timeout");
+        rejected(ClientConfig::default().connect_timeout(Duration::ZERO), "connect_timeout");
+        rejected(ClientConfig::default().min_reconnect_delay(Duration::from_secs(30)), "min_reconnect_delay");
+        rejected(ClientConfig::default().name("a-very-long-client-name"), "16 characters");
+        rejected(ClientConfig::default().version("v".repeat(65)), "64 characters");
+        rejected(ClientConfig::default().max_message_size(10), "1 KiB");
+        rejected(ClientConfig::default().executor_lanes(0), "executor_lanes");
+        rejected(ClientConfig::default().executor_lanes(65), "executor_lanes");
+        rejected(ClientConfig::default().data("not json"), "JSON");
+        rejected(ClientConfig::default().header("bad name", "x"), "header");
+        rejected(ClientConfig::default().header("X-Ok", "line\nbreak"), "header");
+        rejected(ClientConfig::default().proxy(HttpProxy::new("no-port")), "host:port");
+        // Binary connect data is fine on Protobuf.
+        assert!(ClientConfig::default().protocol(Protocol::Protobuf).data(vec![0xff, 0]).validate().is_ok());
+    }
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let config = ClientConfig::default()
+            .token("secret-token-value")
+            .proxy(HttpProxy::new("proxy:3128").basic_auth("user", "proxy-password"));
+        let printed = format!("{config:?}");
+        assert!(!printed.contains("secret-token-value"), "{printed}");
+        assert!(!printed.contains("proxy-password"), "{printed}");
+        assert!(printed.contains("<redacted>"));
+    }
+}

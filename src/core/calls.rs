@@ -1,0 +1,71 @@
+//! Commands in flight, by id, with their deadlines.
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::Instant;
+
+/// Who waits for a reply.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Purpose<S> {
+    /// A user call, answered through its slot.
+    User(S),
+    /// The connection token refresh.
+    Refresh,
+}
+
+/// In-flight commands. Taking an entry out is the only way to act on it, so every command is
+/// answered at most once, whichever comes first: reply, timeout or connection loss.
+#[derive(Debug)]
+pub(super) struct Calls<S> {
+    by_id: HashMap<u32, (Purpose<S>, Instant)>,
+    by_deadline: BTreeSet<(Instant, u32)>,
+}
+
+impl<S> Default for Calls<S> {
+    fn default() -> Calls<S> {
+        Calls { by_id: HashMap::new(), by_deadline: BTreeSet::new() }
+    }
+}
+
+impl<S> Calls<S> {
+    pub(super) fn insert(&mut self, id: u32, purpose: Purpose<S>, deadline: Instant) {
+        if let Some((_, old_deadline)) = self.by_id.insert(id, (purpose, deadline)) {
+            // Ids wrap after 2^32 commands; a command that old has long timed out.
+            self.by_deadline.remove(&(old_deadline, id));
+        }
+        self.by_deadline.insert((deadline, id));
+    }
+
+    pub(super) fn take(&mut self, id: u32) -> Option<Purpose<S>> {
+        let (purpose, deadline) = self.by_id.remove(&id)?;
+        self.by_deadline.remove(&(deadline, id));
+        Some(purpose)
+    }
+
+    pub(super) fn next_deadline(&self) -> Option<Instant> {
+        self.by_deadline.first().map(|(deadline, _)| *deadline)
+    }
+
+    /// Takes out every command whose deadline has passed, oldest first.
+    pub(super) fn expire(&mut self, now: Instant) -> Vec<Purpose<S>> {
+        let mut expired = Vec::new();
+        while let Some(&(deadline, id)) = self.by_deadline.first() {
+            if deadline > now {
+                break;
+            }
+            self.by_deadline.pop_first();
+            if let Some((purpose, _)) = self.by_id.remove(&id) {
+                expired.push(purpose);
+            }
+        }
+        expired
+    }
+
+    /// Takes out every command, in id order.
+    pub(super) fn drain(&mut self) -> Vec<Purpose<S>> {
+        self.by_deadline.clear();
+        let mut all: Vec<(u32, Purpose<S>)> =
+            self.by_id.drain().map(|(id, (purpose, _))| (id, purpose)).collect();
+        all.sort_by_key(|(id, _)| *id);
+        all.into_iter().map(|(_, purpose)| purpose).collect()
+    }
+}

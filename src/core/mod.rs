@@ -1,0 +1,771 @@
+//! The client's state machine, free of I/O.
+//!
+//! [`Core`] owns every piece of client state: the connection state, tokens, the calls in
+//! flight, timers (as deadlines) and reconnect attempts. The runtime feeds it inputs (user
+//! commands, transport events, token results, the passing of time) together with the current
+//! `Instant`, and carries out the [`Effect`]s it pushes: dial, send a command, close a
+//! connection, fetch a token, emit an event, complete a call. Nothing here blocks, locks or
+//! sleeps, so unit tests drive it with simulated time.
+//!
+//! Decisions where the official SDKs differ (see the reference on SDK behaviour):
+//! - A call waits for its reply at most `timeout` from the moment it was made, including any
+//!   wait for the connection; it never waits twice.
+//! - Calls fail at once while disconnected (`Error::Disconnected`); made while connecting they
+//!   wait; in flight when the connection drops they fail at once with `Error::ConnectionLost`.
+//! - The ping watchdog is re-armed by any frame from the server, not only pings: a client busy
+//!   reading a backlog is not dead.
+//! - The token getter is asked before dialing (not after), so a failed getter costs no
+//!   connection. A getter failure other than `Unauthorized` is retried after 10–20 s.
+//! - Every transport input carries the generation of its connection and every token result its
+//!   attempt number; results of superseded connections or attempts are ignored.
+
+mod calls;
+#[cfg(test)]
+mod tests;
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use rand::rngs::StdRng;
+
+use crate::backoff;
+use crate::config::HistoryOptions;
+use crate::error::{Error, ServerError, TransportError};
+use crate::events::{
+    ClientEvent, ConnectedEvent, ConnectingEvent, DisconnectedEvent, ErrorEvent, MessageEvent,
+};
+use crate::protocol::codes::{self, CloseAction, Connecting, Disconnected, Reason};
+use crate::protocol::{
+    Command, ConnectRequest, HistoryRequest, PresenceRequest, PresenceStatsRequest, PublishRequest,
+    RefreshRequest, Reply, RpcRequest, SendRequest, StreamPosition,
+};
+use crate::token::TokenError;
+use crate::types::ClientState;
+use calls::{Calls, Purpose};
+
+/// How long to wait before asking a failing token getter again.
+const TOKEN_RETRY_MIN: Duration = Duration::from_secs(10);
+const TOKEN_RETRY_MAX: Duration = Duration::from_secs(20);
+
+/// The settings the state machine needs.
+#[derive(Clone, Debug)]
+pub(crate) struct CoreConfig {
+    pub(crate) token: String,
+    pub(crate) has_token_getter: bool,
+    pub(crate) data: Bytes,
+    pub(crate) name: String,
+    pub(crate) version: String,
+    pub(crate) timeout: Duration,
+    pub(crate) min_reconnect_delay: Duration,
+    pub(crate) max_reconnect_delay: Duration,
+    pub(crate) max_server_ping_delay: Duration,
+}
+
+/// A call a user makes.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Request {
+    Rpc { method: String, data: Bytes },
+    Send { data: Bytes },
+    Publish { channel: String, data: Bytes },
+    History { channel: String, options: HistoryOptions },
+    Presence { channel: String },
+    PresenceStats { channel: String },
+}
+
+impl Request {
+    fn into_command(self, id: u32) -> Command {
+        let mut command = Command { id, ..Default::default() };
+        match self {
+            Request::Rpc { method, data } => command.rpc = Some(RpcRequest { data, method }),
+            Request::Send { data } => command.send = Some(SendRequest { data }),
+            Request::Publish { channel, data } => {
+                command.publish = Some(PublishRequest { channel, data, ..Default::default() })
+            }
+            Request::History { channel, options } => {
+                command.history = Some(Box::new(HistoryRequest {
+                    channel,
+                    limit: options.limit,
+                    since: options
+                        .since
+                        .map(|since| StreamPosition { offset: since.offset, epoch: since.epoch }),
+                    reverse: options.reverse,
+                }))
+            }
+            Request::Presence { channel } => command.presence = Some(PresenceRequest { channel }),
+            Request::PresenceStats { channel } => {
+                command.presence_stats = Some(PresenceStatsRequest { channel })
+            }
+        }
+        command
+    }
+
+    fn expects_reply(&self) -> bool {
+        !matches!(self, Request::Send { .. })
+    }
+}
+
+/// What the runtime must do.
+#[derive(Debug)]
+// Effects live only between `take_effects` and their execution; boxing the large ones would
+// cost an allocation per call for nothing.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Effect<S> {
+    /// Open connection `generation` and report `opened`, `dial_failed`, frames and `closed`.
+    Dial { generation: u64 },
+    /// Write `command` on connection `generation`. Consecutive sends share one frame.
+    Send { generation: u64, command: Command },
+    /// Close connection `generation` (or abandon its dial).
+    Close { generation: u64 },
+    /// Call the token getter and report the result with this attempt number.
+    FetchToken { attempt: u64 },
+    /// Hand an event to the client listener.
+    Emit(ClientEvent),
+    /// Answer a caller.
+    Complete { slot: S, result: Result<Reply, Error> },
+    /// The client state changed (published before the events that explain it).
+    State(ClientState),
+}
+
+/// Where the current connection attempt stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Link {
+    /// No connection and no attempt under way (disconnected, or waiting to retry).
+    Idle,
+    /// Waiting for the token getter before dialing.
+    FetchingToken,
+    /// The connection thread is dialing.
+    Dialing { generation: u64 },
+    /// Connected at the WebSocket level; the connect command is out.
+    Handshaking { generation: u64, connect_id: u32, deadline: Instant },
+    /// Connected at the protocol level.
+    Up { generation: u64 },
+}
+
+impl Link {
+    fn generation(self) -> Option<u64> {
+        match self {
+            Link::Dialing { generation } | Link::Handshaking { generation, .. } | Link::Up { generation } => {
+                Some(generation)
+            }
+            Link::Idle | Link::FetchingToken => None,
+        }
+    }
+}
+
+/// The proactive refresh of an expiring connection token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Refresh {
+    Idle,
+    Due(Instant),
+    Fetching,
+    InFlight,
+}
+
+/// What the token getter is being asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TokenPurpose {
+    Connect,
+    Refresh,
+}
+
+/// A call made while connecting, sent once connected.
+#[derive(Debug)]
+struct Waiting<S> {
+    request: Request,
+    slot: S,
+    deadline: Instant,
+}
+
+/// The server ping watchdog.
+#[derive(Clone, Copy, Debug)]
+struct PingWatch {
+    window: Duration,
+    deadline: Instant,
+    pong: bool,
+}
+
+/// The client state machine. `S` is how the runtime answers a caller (a reply slot).
+pub(crate) struct Core<S> {
+    config: CoreConfig,
+    rng: StdRng,
+    state: ClientState,
+    token: String,
+    refresh_required: bool,
+    link: Link,
+    next_generation: u64,
+    next_command_id: u32,
+    reconnect_attempts: u32,
+    reconnect_at: Option<Instant>,
+    token_attempt: u64,
+    token_purpose: Option<TokenPurpose>,
+    ping: Option<PingWatch>,
+    refresh: Refresh,
+    calls: Calls<S>,
+    waiting: Vec<Waiting<S>>,
+    ready_waiters: Vec<(S, Instant)>,
+    effects: Vec<Effect<S>>,
+}
+
+impl<S> Core<S> {
+    pub(crate) fn new(config: CoreConfig, rng: StdRng) -> Core<S> {
+        Core {
+            token: config.token.clone(),
+            config,
+            rng,
+            state: ClientState::Disconnected,
+            refresh_required: false,
+            link: Link::Idle,
+            next_generation: 1,
+            next_command_id: 1,
+            reconnect_attempts: 0,
+            reconnect_at: None,
+            token_attempt: 0,
+            token_purpose: None,
+            ping: None,
+            refresh: Refresh::Idle,
+            calls: Calls::default(),
+            waiting: Vec::new(),
+            ready_waiters: Vec::new(),
+            effects: Vec::new(),
+        }
+    }
+
+    /// The effects pushed since the last call, in order.
+    pub(crate) fn take_effects(&mut self) -> Vec<Effect<S>> {
+        std::mem::take(&mut self.effects)
+    }
+
+    pub(crate) fn state(&self) -> ClientState {
+        self.state
+    }
+
+    /// The earliest moment at which [`Core::tick`] has something to do.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        let link = match self.link {
+            Link::Handshaking { deadline, .. } => Some(deadline),
+            _ => None,
+        };
+        let refresh = match self.refresh {
+            Refresh::Due(at) => Some(at),
+            _ => None,
+        };
+        [
+            self.reconnect_at,
+            link,
+            self.ping.map(|ping| ping.deadline),
+            refresh,
+            self.calls.next_deadline(),
+            self.waiting.iter().map(|waiting| waiting.deadline).min(),
+            self.ready_waiters.iter().map(|(_, deadline)| *deadline).min(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    // ---- user commands -------------------------------------------------------------------
+
+    pub(crate) fn connect(&mut self) {
+        if self.state != ClientState::Disconnected {
+            return;
+        }
+        self.set_state(ClientState::Connecting);
+        self.reconnect_attempts = 0;
+        self.emit(ClientEvent::Connecting(ConnectingEvent::new(Connecting::ConnectCalled.reason())));
+        self.start_attempt();
+    }
+
+    pub(crate) fn disconnect(&mut self) {
+        if matches!(self.state, ClientState::Disconnected | ClientState::Closed) {
+            return;
+        }
+        self.stop(Disconnected::DisconnectCalled.reason(), Error::Disconnected);
+    }
+
+    /// Stops for good; every call still waiting fails with `Error::Closed`.
+    pub(crate) fn close(&mut self) {
+        if self.state == ClientState::Closed {
+            return;
+        }
+        if self.state != ClientState::Disconnected {
+            self.stop(Disconnected::ClientClosed.reason(), Error::Closed);
+        }
+        self.set_state(ClientState::Closed);
+    }
+
+    pub(crate) fn set_token(&mut self, token: String) {
+        self.token = token;
+    }
+
+    /// A user call; answered through `slot` exactly once.
+    pub(crate) fn call(&mut self, request: Request, slot: S, now: Instant) {
+        let deadline = now + self.config.timeout;
+        match self.state {
+            ClientState::Closed => self.complete(slot, Err(Error::Closed)),
+            ClientState::Disconnected => self.complete(slot, Err(Error::Disconnected)),
+            ClientState::Connecting => self.waiting.push(Waiting { request, slot, deadline }),
+            ClientState::Connected => self.send_call(request, slot, deadline),
+        }
+    }
+
+    /// Answers `slot` once connected, or with an error when that cannot happen by `deadline`.
+    pub(crate) fn wait_ready(&mut self, slot: S, deadline: Instant) {
+        match self.state {
+            ClientState::Connected => self.complete(slot, Ok(Reply::default())),
+            ClientState::Connecting => self.ready_waiters.push((slot, deadline)),
+            ClientState::Disconnected => self.complete(slot, Err(Error::Disconnected)),
+            ClientState::Closed => self.complete(slot, Err(Error::Closed)),
+        }
+    }
+
+    // ---- transport and token inputs ------------------------------------------------------
+
+    /// Connection `generation` completed its WebSocket handshake.
+    pub(crate) fn opened(&mut self, generation: u64, now: Instant) {
+        if self.link != (Link::Dialing { generation }) {
+            self.effects.push(Effect::Close { generation });
+            return;
+        }
+        let connect_id = self.next_id();
+        let command = Command {
+            id: connect_id,
+            connect: Some(Box::new(ConnectRequest {
+                token: self.token.clone(),
+                data: self.config.data.clone(),
+                name: self.config.name.clone(),
+                version: self.config.version.clone(),
+                ..Default::default()
+            })),
+            ..Default::default()
+        };
+        self.effects.push(Effect::Send { generation, command });
+        self.link = Link::Handshaking { generation, connect_id, deadline: now + self.config.timeout };
+    }
+
+    /// Dialing connection `generation` failed.
+    pub(crate) fn dial_failed(&mut self, generation: u64, error: TransportError, now: Instant) {
+        if self.link != (Link::Dialing { generation }) {
+            return;
+        }
+        self.link = Link::Idle;
+        self.emit_error(Error::Transport(error));
+        self.schedule_reconnect(now);
+    }
+
+    /// Connection `generation` ended: with the server's close frame, or without one.
+    pub(crate) fn closed(
+        &mut self,
+        generation: u64,
+        close: Option<(u16, String)>,
+        error: Option<TransportError>,
+        now: Instant,
+    ) {
+        if self.link.generation() != Some(generation) {
+            return;
+        }
+        if let Some(error) = error {
+            self.emit_error(Error::Transport(error));
+        }
+        let action = codes::classify_close(close.as_ref().map(|(code, reason)| (*code, reason.as_str())));
+        self.apply_close(action, now);
+    }
+
+    /// Connection `generation` sent a frame that does not decode: a protocol violation.
+    pub(crate) fn protocol_error(&mut self, generation: u64, what: String) {
+        if self.link.generation() != Some(generation) {
+            return;
+        }
+        self.emit_error(Error::Protocol(what));
+        self.stop(Disconnected::BadProtocol.reason(), Error::Disconnected);
+    }
+
+    /// The messages of one frame from connection `generation`, in order.
+    pub(crate) fn frame(&mut self, generation: u64, replies: Vec<Reply>, now: Instant) {
+        if self.link.generation() != Some(generation) {
+            return;
+        }
+        if let Some(ping) = &mut self.ping {
+            ping.deadline = now + ping.window;
+        }
+        for reply in replies {
+            // An earlier message of the frame may have ended the connection.
+            if self.link.generation() != Some(generation) {
+                return;
+            }
+            self.reply(generation, reply, now);
+        }
+    }
+
+    /// The token getter answered for `attempt`.
+    pub(crate) fn token_fetched(&mut self, attempt: u64, result: Result<String, TokenError>, now: Instant) {
+        if attempt != self.token_attempt {
+            return;
+        }
+        match self.token_purpose.take() {
+            Some(TokenPurpose::Connect) if self.link == Link::FetchingToken => {
+                self.connect_token(result, now)
+            }
+            Some(TokenPurpose::Refresh) if self.refresh == Refresh::Fetching => {
+                self.refresh_token(result, now)
+            }
+            _ => {}
+        }
+    }
+
+    /// Acts on every deadline that has passed by `now`.
+    pub(crate) fn tick(&mut self, now: Instant) {
+        if self.reconnect_at.is_some_and(|at| at <= now) {
+            self.reconnect_at = None;
+            if self.state == ClientState::Connecting {
+                self.start_attempt();
+            }
+        }
+        if let Link::Handshaking { generation, deadline, .. } = self.link {
+            if deadline <= now {
+                self.emit_error(Error::Timeout);
+                self.effects.push(Effect::Close { generation });
+                self.link = Link::Idle;
+                self.schedule_reconnect(now);
+            }
+        }
+        if self.ping.is_some_and(|ping| ping.deadline <= now) {
+            self.lose_connection(Connecting::NoPing.reason(), now);
+        }
+        if let Refresh::Due(at) = self.refresh {
+            if at <= now {
+                self.start_refresh();
+            }
+        }
+        for purpose in self.calls.expire(now) {
+            match purpose {
+                Purpose::User(slot) => self.complete(slot, Err(Error::Timeout)),
+                Purpose::Refresh => {
+                    self.emit_error(Error::Timeout);
+                    self.retry_refresh_later(now);
+                }
+            }
+        }
+        let (expired, waiting): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut self.waiting).into_iter().partition(|waiting| waiting.deadline <= now);
+        self.waiting = waiting;
+        for waiting in expired {
+            self.complete(waiting.slot, Err(Error::Timeout));
+        }
+        let (expired, ready): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut self.ready_waiters).into_iter().partition(|(_, deadline)| *deadline <= now);
+        self.ready_waiters = ready;
+        for (slot, _) in expired {
+            self.complete(slot, Err(Error::Timeout));
+        }
+    }
+
+    // ---- connecting ----------------------------------------------------------------------
+
+    fn start_attempt(&mut self) {
+        let needs_token = self.refresh_required || (self.token.is_empty() && self.config.has_token_getter);
+        if !needs_token {
+            self.dial();
+            return;
+        }
+        if !self.config.has_token_getter {
+            self.emit_error(Error::InvalidConfig(
+                "the server wants a fresh connection token but no token getter is configured".into(),
+            ));
+            self.stop(Disconnected::Unauthorized.reason(), Error::Disconnected);
+            return;
+        }
+        self.link = Link::FetchingToken;
+        self.fetch_token(TokenPurpose::Connect);
+    }
+
+    fn fetch_token(&mut self, purpose: TokenPurpose) {
+        self.token_attempt += 1;
+        self.token_purpose = Some(purpose);
+        self.effects.push(Effect::FetchToken { attempt: self.token_attempt });
+    }
+
+    fn connect_token(&mut self, result: Result<String, TokenError>, now: Instant) {
+        match result {
+            Ok(token) => {
+                self.token = token;
+                self.refresh_required = false;
+                self.dial();
+            }
+            Err(TokenError::Unauthorized) => {
+                self.stop(Disconnected::Unauthorized.reason(), Error::Disconnected)
+            }
+            Err(TokenError::Failed(why)) => {
+                self.emit_error(Error::Token(why));
+                self.link = Link::Idle;
+                self.reconnect_at =
+                    Some(now + backoff::uniform(TOKEN_RETRY_MIN, TOKEN_RETRY_MAX, &mut self.rng));
+            }
+        }
+    }
+
+    fn dial(&mut self) {
+        let generation = self.next_generation;
+        self.next_generation += 1;
+        self.link = Link::Dialing { generation };
+        self.effects.push(Effect::Dial { generation });
+    }
+
+    fn schedule_reconnect(&mut self, now: Instant) {
+        let delay = backoff::full_jitter(
+            self.reconnect_attempts,
+            self.config.min_reconnect_delay,
+            self.config.max_reconnect_delay,
+            &mut self.rng,
+        );
+        self.reconnect_attempts = self.reconnect_attempts.saturating_add(1);
+        self.reconnect_at = Some(now + delay);
+    }
+
+    fn connect_reply(&mut self, generation: u64, reply: Reply, now: Instant) {
+        if let Some(error) = reply.error {
+            let error = ServerError { code: error.code, message: error.message, temporary: error.temporary };
+            if error.code == codes::errors::TOKEN_EXPIRED || error.temporary || error.code < 100 {
+                self.refresh_required |= error.code == codes::errors::TOKEN_EXPIRED;
+                self.emit_error(Error::Server(error));
+                self.effects.push(Effect::Close { generation });
+                self.link = Link::Idle;
+                self.schedule_reconnect(now);
+            } else {
+                self.stop(Reason::new(error.code, error.message), Error::Disconnected);
+            }
+            return;
+        }
+        let result = reply.connect.unwrap_or_default();
+        self.link = Link::Up { generation };
+        self.reconnect_attempts = 0;
+        if result.ping > 0 {
+            let window = Duration::from_secs(u64::from(result.ping)) + self.config.max_server_ping_delay;
+            self.ping = Some(PingWatch { window, deadline: now + window, pong: result.pong });
+        }
+        if result.expires {
+            self.refresh = Refresh::Due(now + Duration::from_secs(u64::from(result.ttl)));
+        }
+        self.set_state(ClientState::Connected);
+        self.emit(ClientEvent::Connected(ConnectedEvent::new(result.client, result.version, result.data)));
+        for waiting in std::mem::take(&mut self.waiting) {
+            self.send_call(waiting.request, waiting.slot, waiting.deadline);
+        }
+        for (slot, _) in std::mem::take(&mut self.ready_waiters) {
+            self.complete(slot, Ok(Reply::default()));
+        }
+    }
+
+    // ---- connected -----------------------------------------------------------------------
+
+    fn reply(&mut self, generation: u64, reply: Reply, now: Instant) {
+        if reply.id > 0 {
+            if let Link::Handshaking { connect_id, .. } = self.link {
+                if reply.id == connect_id {
+                    self.connect_reply(generation, reply, now);
+                    return;
+                }
+            }
+            match self.calls.take(reply.id) {
+                Some(Purpose::User(slot)) => {
+                    let result = match &reply.error {
+                        Some(error) => Err(Error::Server(ServerError {
+                            code: error.code,
+                            message: error.message.clone(),
+                            temporary: error.temporary,
+                        })),
+                        None => Ok(reply),
+                    };
+                    self.complete(slot, result);
+                }
+                Some(Purpose::Refresh) => self.refresh_reply(reply, now),
+                // A reply that arrives after its call timed out.
+                None => log::debug!("reply to unknown command id {}", reply.id),
+            }
+        } else if let Some(push) = reply.push {
+            if let Some(message) = push.message {
+                self.emit(ClientEvent::Message(MessageEvent::new(message.data)));
+            } else if let Some(disconnect) = push.disconnect {
+                // Only non-WebSocket transports deliver disconnects as pushes; same rule.
+                let code = u16::try_from(disconnect.code).unwrap_or(u16::MAX);
+                let action = codes::classify_close(Some((code, disconnect.reason.as_str())));
+                self.apply_close(action, now);
+            } else {
+                log::debug!("ignoring a push for channel {:?}", push.channel);
+            }
+        } else if self.ping.is_some_and(|ping| ping.pong) {
+            self.effects.push(Effect::Send { generation, command: Command::default() });
+        }
+    }
+
+    fn send_call(&mut self, request: Request, slot: S, deadline: Instant) {
+        let Link::Up { generation } = self.link else {
+            // Only called while connected; keep the caller's answer exactly-once regardless.
+            self.complete(slot, Err(Error::Disconnected));
+            return;
+        };
+        if !request.expects_reply() {
+            self.effects.push(Effect::Send { generation, command: request.into_command(0) });
+            self.complete(slot, Ok(Reply::default()));
+            return;
+        }
+        let id = self.next_id();
+        self.effects.push(Effect::Send { generation, command: request.into_command(id) });
+        self.calls.insert(id, Purpose::User(slot), deadline);
+    }
+
+    fn start_refresh(&mut self) {
+        if !self.config.has_token_getter || self.state != ClientState::Connected {
+            // Nothing to refresh with: the server expires the connection (3005), the client
+            // reconnects, gets 109, and reports the missing getter then.
+            self.refresh = Refresh::Idle;
+            return;
+        }
+        self.refresh = Refresh::Fetching;
+        self.fetch_token(TokenPurpose::Refresh);
+    }
+
+    fn refresh_token(&mut self, result: Result<String, TokenError>, now: Instant) {
+        let token = match result {
+            Ok(token) if !token.is_empty() => token,
+            Ok(_) | Err(TokenError::Unauthorized) => {
+                self.stop(Disconnected::Unauthorized.reason(), Error::Disconnected);
+                return;
+            }
+            Err(TokenError::Failed(why)) => {
+                self.emit_error(Error::Token(why));
+                self.retry_refresh_later(now);
+                return;
+            }
+        };
+        let Link::Up { generation } = self.link else {
+            self.refresh = Refresh::Idle;
+            return;
+        };
+        self.token = token.clone();
+        let id = self.next_id();
+        let command = Command { id, refresh: Some(RefreshRequest { token }), ..Default::default() };
+        self.effects.push(Effect::Send { generation, command });
+        self.calls.insert(id, Purpose::Refresh, now + self.config.timeout);
+        self.refresh = Refresh::InFlight;
+    }
+
+    fn refresh_reply(&mut self, reply: Reply, now: Instant) {
+        if let Some(error) = reply.error {
+            let temporary = error.temporary;
+            let reason = Reason::new(error.code, error.message.clone());
+            self.emit_error(Error::Server(ServerError {
+                code: error.code,
+                message: error.message,
+                temporary,
+            }));
+            if temporary {
+                self.retry_refresh_later(now);
+            } else {
+                self.stop(reason, Error::Disconnected);
+            }
+            return;
+        }
+        let result = reply.refresh.unwrap_or_default();
+        self.refresh = if result.expires {
+            Refresh::Due(now + Duration::from_secs(u64::from(result.ttl)))
+        } else {
+            Refresh::Idle
+        };
+    }
+
+    fn retry_refresh_later(&mut self, now: Instant) {
+        self.refresh = Refresh::Due(now + backoff::uniform(TOKEN_RETRY_MIN, TOKEN_RETRY_MAX, &mut self.rng));
+    }
+
+    // ---- losing the connection -----------------------------------------------------------
+
+    fn apply_close(&mut self, action: CloseAction, now: Instant) {
+        match action {
+            CloseAction::Reconnect(reason) => {
+                if reason.code == codes::STATE_INVALIDATED {
+                    // The server asks to forget the token: a fresh one is fetched before the
+                    // next connect (or the client stops when there is no getter).
+                    self.token.clear();
+                    self.refresh_required = true;
+                }
+                self.lose_connection(reason, now);
+            }
+            CloseAction::Stop(reason) => self.stop(reason, Error::Disconnected),
+        }
+    }
+
+    /// The connection is gone but the client reconnects.
+    fn lose_connection(&mut self, reason: Reason, now: Instant) {
+        self.drop_link();
+        if self.state == ClientState::Connected {
+            self.set_state(ClientState::Connecting);
+            self.emit(ClientEvent::Connecting(ConnectingEvent::new(reason)));
+        }
+        self.schedule_reconnect(now);
+    }
+
+    /// The client stops: state `disconnected`, every call answered.
+    fn stop(&mut self, reason: Reason, waiting_error: Error) {
+        self.drop_link();
+        self.reconnect_at = None;
+        self.token_purpose = None;
+        let waiting = std::mem::take(&mut self.waiting);
+        for call in waiting {
+            self.complete(call.slot, Err(waiting_error.clone()));
+        }
+        let ready = std::mem::take(&mut self.ready_waiters);
+        for (slot, _) in ready {
+            self.complete(slot, Err(waiting_error.clone()));
+        }
+        let previous = self.state;
+        self.set_state(ClientState::Disconnected);
+        if previous != ClientState::Disconnected {
+            self.emit(ClientEvent::Disconnected(DisconnectedEvent::new(reason)));
+        }
+    }
+
+    /// Closes the current connection and forgets everything tied to it.
+    fn drop_link(&mut self) {
+        if let Some(generation) = self.link.generation() {
+            self.effects.push(Effect::Close { generation });
+        }
+        self.link = Link::Idle;
+        self.ping = None;
+        self.refresh = Refresh::Idle;
+        if self.token_purpose == Some(TokenPurpose::Refresh) {
+            self.token_purpose = None;
+        }
+        for purpose in self.calls.drain() {
+            if let Purpose::User(slot) = purpose {
+                self.complete(slot, Err(Error::ConnectionLost));
+            }
+        }
+    }
+
+    // ---- helpers -------------------------------------------------------------------------
+
+    fn next_id(&mut self) -> u32 {
+        let id = self.next_command_id;
+        self.next_command_id = self.next_command_id.checked_add(1).unwrap_or(1);
+        id
+    }
+
+    fn set_state(&mut self, state: ClientState) {
+        if self.state != state {
+            self.state = state;
+            self.effects.push(Effect::State(state));
+        }
+    }
+
+    fn emit(&mut self, event: ClientEvent) {
+        self.effects.push(Effect::Emit(event));
+    }
+
+    fn emit_error(&mut self, error: Error) {
+        self.emit(ClientEvent::Error(ErrorEvent::new(error)));
+    }
+
+    fn complete(&mut self, slot: S, result: Result<Reply, Error>) {
+        self.effects.push(Effect::Complete { slot, result });
+    }
+}

@@ -1,0 +1,266 @@
+//! The core thread: feeds the state machine and carries out its effects.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+
+use super::executor::Lanes;
+use super::token::TokenWorker;
+use super::{Connection, Input, Shared, Slot, TransportEvent, connection};
+use crate::codec::Codec;
+use crate::core::{Core, Effect};
+use crate::error::Error;
+use crate::events::{ClientEvent, ErrorEvent};
+use crate::protocol::Command;
+use crate::token::TokenGetter;
+use crate::transport::{DialControl, TransportConfig};
+use crate::types::ClientState;
+
+/// A connection thread and what controls it.
+struct ConnectionEntry {
+    control: Arc<DialControl>,
+    connection: Option<Arc<Connection>>,
+    thread: JoinHandle<()>,
+}
+
+pub(super) struct CoreLoopParts {
+    pub(super) core: Core<Slot>,
+    pub(super) inputs: Receiver<Input>,
+    pub(super) to_self: Sender<Input>,
+    pub(super) shared: Arc<Shared>,
+    pub(super) transport: Arc<TransportConfig>,
+    pub(super) codec: Codec,
+    pub(super) lanes: Lanes,
+    pub(super) token_getter: Option<Arc<dyn TokenGetter>>,
+    pub(super) shutdown_bound: Duration,
+}
+
+pub(super) struct CoreLoop {
+    core: Core<Slot>,
+    inputs: Receiver<Input>,
+    to_self: Sender<Input>,
+    shared: Arc<Shared>,
+    transport: Arc<TransportConfig>,
+    codec: Codec,
+    lanes: Lanes,
+    token_getter: Option<Arc<dyn TokenGetter>>,
+    token_worker: Option<TokenWorker>,
+    connections: HashMap<u64, ConnectionEntry>,
+    shutdown_bound: Duration,
+}
+
+impl CoreLoop {
+    pub(super) fn new(parts: CoreLoopParts) -> CoreLoop {
+        CoreLoop {
+            core: parts.core,
+            inputs: parts.inputs,
+            to_self: parts.to_self,
+            shared: parts.shared,
+            transport: parts.transport,
+            codec: parts.codec,
+            lanes: parts.lanes,
+            token_getter: parts.token_getter,
+            token_worker: None,
+            connections: HashMap::new(),
+            shutdown_bound: parts.shutdown_bound,
+        }
+    }
+
+    pub(super) fn run(mut self) {
+        while self.core.state() != ClientState::Closed {
+            let input = match self.core.next_deadline() {
+                Some(deadline) => self.inputs.recv_deadline(deadline),
+                None => self.inputs.recv().map_err(|_| RecvTimeoutError::Disconnected),
+            };
+            let now = Instant::now();
+            match input {
+                Ok(input) => self.handle(input, now),
+                Err(RecvTimeoutError::Timeout) => {}
+                // Every sender is gone, including the handles: nothing can reach us any more.
+                Err(RecvTimeoutError::Disconnected) => self.core.close(),
+            }
+            if self.core.next_deadline().is_some_and(|deadline| deadline <= now) {
+                self.core.tick(now);
+            }
+            self.apply_effects();
+        }
+        self.shut_down();
+    }
+
+    fn handle(&mut self, input: Input, now: Instant) {
+        match input {
+            Input::Connect => self.core.connect(),
+            Input::Disconnect => self.core.disconnect(),
+            Input::Close => self.core.close(),
+            Input::SetToken(token) => self.core.set_token(token),
+            Input::Call { request, slot } => self.core.call(request, slot, now),
+            Input::Ready { slot, deadline } => self.core.wait_ready(slot, deadline),
+            Input::Token { attempt, result } => self.core.token_fetched(attempt, result, now),
+            Input::TokenWorkerEnded => {}
+            Input::Transport { generation, event } => self.transport_event(generation, event, now),
+        }
+    }
+
+    fn transport_event(&mut self, generation: u64, event: TransportEvent, now: Instant) {
+        match event {
+            TransportEvent::Opened(connection) => {
+                if let Some(entry) = self.connections.get_mut(&generation) {
+                    entry.connection = Some(connection);
+                }
+                self.core.opened(generation, now);
+            }
+            TransportEvent::DialFailed(error) => self.core.dial_failed(generation, error, now),
+            TransportEvent::Frame(replies) => self.core.frame(generation, replies, now),
+            TransportEvent::ProtocolError(what) => self.core.protocol_error(generation, what),
+            TransportEvent::Closed { close, error } => self.core.closed(generation, close, error, now),
+            TransportEvent::Ended => {
+                if let Some(entry) = self.connections.remove(&generation) {
+                    // The thread sends Ended as its very last act: this join is immediate.
+                    let _ = entry.thread.join();
+                }
+            }
+        }
+    }
+
+    fn apply_effects(&mut self) {
+        let mut batch: Vec<Command> = Vec::new();
+        let mut batch_generation = 0;
+        for effect in self.core.take_effects() {
+            if let Effect::Send { generation, command } = effect {
+                if generation != batch_generation && !batch.is_empty() {
+                    self.write(batch_generation, std::mem::take(&mut batch));
+                }
+                batch_generation = generation;
+                batch.push(command);
+                continue;
+            }
+            if !batch.is_empty() {
+                self.write(batch_generation, std::mem::take(&mut batch));
+            }
+            match effect {
+                Effect::Send { .. } => unreachable!("sends are batched above"),
+                Effect::Dial { generation } => self.dial(generation),
+                Effect::Close { generation } => self.close_connection(generation),
+                Effect::FetchToken { attempt } => self.fetch_token(attempt),
+                Effect::Emit(event) => self.lanes.client_event(event),
+                Effect::Complete { slot, result } => {
+                    // The caller may have given up waiting; that is fine.
+                    let _ = slot.send(result);
+                }
+                Effect::State(state) => self.shared.set_state(state),
+            }
+        }
+        if !batch.is_empty() {
+            self.write(batch_generation, batch);
+        }
+    }
+
+    /// Writes commands as one frame. A failed write closes the connection; its reader then
+    /// reports the end and the core reconnects.
+    fn write(&mut self, generation: u64, commands: Vec<Command>) {
+        let Some(connection) = self.connections.get(&generation).and_then(|entry| entry.connection.clone())
+        else {
+            return;
+        };
+        let frame = match self.codec.encode(&commands) {
+            Ok(frame) => frame,
+            Err(err) => {
+                // Payloads are checked when calls are made, so this is a bug, not bad input.
+                log::error!("cannot encode commands: {err}");
+                self.lanes
+                    .client_event(ClientEvent::Error(ErrorEvent::new(Error::InvalidInput(err.to_string()))));
+                return;
+            }
+        };
+        if let Err(err) = connection.send(frame) {
+            log::debug!("write on connection {generation} failed: {err}");
+            connection.close();
+        }
+    }
+
+    fn dial(&mut self, generation: u64) {
+        let control = Arc::new(DialControl::default());
+        let transport = Arc::clone(&self.transport);
+        let codec = self.codec;
+        let thread_control = Arc::clone(&control);
+        let to_core = self.to_self.clone();
+        let spawned = super::spawn(format!("centrifuge-conn-{generation}"), move || {
+            connection::run(generation, &transport, codec, &thread_control, &to_core);
+        });
+        match spawned {
+            Ok(thread) => {
+                self.connections.insert(generation, ConnectionEntry { control, connection: None, thread });
+            }
+            Err(err) => {
+                let Error::Transport(error) = err else { return };
+                self.core.dial_failed(generation, error, Instant::now());
+            }
+        }
+    }
+
+    fn close_connection(&mut self, generation: u64) {
+        if let Some(entry) = self.connections.get(&generation) {
+            entry.control.cancel();
+            if let Some(connection) = &entry.connection {
+                connection.close();
+            }
+        }
+    }
+
+    fn fetch_token(&mut self, attempt: u64) {
+        if self.token_worker.is_none() {
+            let Some(getter) = self.token_getter.clone() else { return };
+            match TokenWorker::spawn(getter, self.to_self.clone()) {
+                Ok(worker) => self.token_worker = Some(worker),
+                Err(err) => {
+                    log::error!("{err}");
+                    return;
+                }
+            }
+        }
+        if let Some(worker) = &self.token_worker {
+            worker.request(attempt);
+        }
+    }
+
+    /// After `Closed`: stop the lanes, close connections, wait (bounded) for helper threads.
+    fn shut_down(mut self) {
+        self.lanes.stop();
+        let generations: Vec<u64> = self.connections.keys().copied().collect();
+        for generation in generations {
+            self.close_connection(generation);
+        }
+        let token_thread = self.token_worker.take().map(TokenWorker::finish);
+        let mut token_running = token_thread.is_some();
+        let deadline = Instant::now() + self.shutdown_bound;
+        while !self.connections.is_empty() || token_running {
+            match self.inputs.recv_deadline(deadline) {
+                Ok(Input::Transport { generation, event: TransportEvent::Ended }) => {
+                    if let Some(entry) = self.connections.remove(&generation) {
+                        let _ = entry.thread.join();
+                    }
+                }
+                Ok(Input::TokenWorkerEnded) => token_running = false,
+                Ok(Input::Call { slot, .. }) | Ok(Input::Ready { slot, .. }) => {
+                    let _ = slot.send(Err(Error::Closed));
+                }
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        if let Some(thread) = token_thread.filter(|_| !token_running) {
+            let _ = thread.join();
+        }
+        if !self.connections.is_empty() || token_running {
+            log::warn!(
+                "close: {} connection thread(s) and {} token thread(s) still busy after {:?}; they finish on their own",
+                self.connections.len(),
+                usize::from(token_running),
+                self.shutdown_bound
+            );
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! The client's threads: the only module that spawns any.
+//!
+//! - **core** (`centrifuge-core`): owns the [`Core`] state machine. It waits on one channel of
+//!   [`Input`]s (user commands, transport events, token results) with the next timer deadline
+//!   as timeout, feeds the state machine, and carries out its effects.
+//! - **connection** (`centrifuge-conn-<generation>`, one per connection attempt): dials, then
+//!   reads frames, decodes them and forwards them, tagged with its generation. See
+//!   [`connection`] for how writes reach the socket while this thread waits for input.
+//! - **executor lanes** (`centrifuge-exec-<n>`): run listener callbacks in order.
+//! - **token** (`centrifuge-token`, only with a token getter): calls the getter, which may block.
+//!
+//! Shutdown. [`Runtime::close`] sends `Close`; the core thread answers every call, emits the
+//! last events, closes connections, tells the lanes to stop after the events queued so far,
+//! waits for its connection and token threads (bounded: a thread stuck in the operating
+//! system's TCP connect, or in a token getter, cannot be interrupted; after
+//! `max(connect_timeout, timeout)` plus a second it is left to finish on its own), and exits.
+//! `close` then joins the core thread and the lanes. Called from a listener callback, `close`
+//! only starts the shutdown: it cannot join the lane it runs on; the threads end as soon as the
+//! callback returns. Dropping the last `Client` sends `Close` without waiting for anything.
+
+mod connection;
+mod core_loop;
+mod executor;
+mod token;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Sender;
+use parking_lot::Mutex;
+
+use crate::codec::Codec;
+use crate::core::{Core, Request};
+use crate::error::{Error, TransportError};
+use crate::listener::ClientListener;
+use crate::protocol::Reply;
+use crate::token::{TokenError, TokenGetter};
+use crate::transport::TransportConfig;
+use crate::types::ClientState;
+pub(crate) use connection::Connection;
+pub(crate) use executor::on_lane_thread;
+
+/// How a caller is answered: a one-shot channel.
+pub(crate) type Slot = Sender<Result<Reply, Error>>;
+
+/// Everything the core thread reacts to.
+pub(crate) enum Input {
+    Connect,
+    Disconnect,
+    Close,
+    SetToken(String),
+    Call { request: Request, slot: Slot },
+    Ready { slot: Slot, deadline: Instant },
+    Transport { generation: u64, event: TransportEvent },
+    Token { attempt: u64, result: Result<String, TokenError> },
+    TokenWorkerEnded,
+}
+
+/// What a connection thread reports.
+pub(crate) enum TransportEvent {
+    Opened(Arc<Connection>),
+    DialFailed(TransportError),
+    Frame(Vec<Reply>),
+    ProtocolError(String),
+    Closed {
+        close: Option<(u16, String)>,
+        error: Option<TransportError>,
+    },
+    /// The thread is about to exit; always its last message.
+    Ended,
+}
+
+/// State shared between the handles and the core thread.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    state: AtomicU8,
+}
+
+impl Shared {
+    pub(crate) fn state(&self) -> ClientState {
+        ClientState::from_u8(self.state.load(Ordering::Acquire))
+    }
+
+    fn set_state(&self, state: ClientState) {
+        self.state.store(state.to_u8(), Ordering::Release);
+    }
+}
+
+/// The threads `close` joins.
+struct Threads {
+    core: JoinHandle<()>,
+    lanes: Vec<JoinHandle<()>>,
+}
+
+/// The running client: the way into the core thread, and the threads to join.
+pub(crate) struct Runtime {
+    inputs: Sender<Input>,
+    shared: Arc<Shared>,
+    threads: Mutex<Option<Threads>>,
+}
+
+/// What the runtime needs to start.
+pub(crate) struct Parts {
+    pub(crate) core: Core<Slot>,
+    pub(crate) transport: TransportConfig,
+    pub(crate) listener: Box<dyn ClientListener>,
+    pub(crate) token_getter: Option<Arc<dyn TokenGetter>>,
+    pub(crate) lanes: usize,
+    pub(crate) shutdown_bound: Duration,
+}
+
+impl Runtime {
+    /// Spawns the core thread and the executor lanes.
+    pub(crate) fn start(parts: Parts) -> Result<Runtime, Error> {
+        let (inputs, receiver) = crossbeam_channel::unbounded();
+        let shared = Arc::new(Shared { state: AtomicU8::new(ClientState::Disconnected.to_u8()) });
+        let (lanes, lane_threads) = executor::spawn(parts.lanes, parts.listener)?;
+        let codec = Codec::new(parts.transport.protocol(), parts.transport.max_message_size());
+        let core_loop = core_loop::CoreLoop::new(core_loop::CoreLoopParts {
+            core: parts.core,
+            inputs: receiver,
+            to_self: inputs.clone(),
+            shared: Arc::clone(&shared),
+            transport: Arc::new(parts.transport),
+            codec,
+            lanes,
+            token_getter: parts.token_getter,
+            shutdown_bound: parts.shutdown_bound,
+        });
+        let core = spawn("centrifuge-core".into(), move || core_loop.run())?;
+        Ok(Runtime { inputs, shared, threads: Mutex::new(Some(Threads { core, lanes: lane_threads })) })
+    }
+
+    pub(crate) fn shared(&self) -> &Shared {
+        &self.shared
+    }
+
+    /// Hands `input` to the core thread; fails once the client is closed.
+    pub(crate) fn send(&self, input: Input) -> Result<(), Error> {
+        self.inputs.send(input).map_err(|_| Error::Closed)
+    }
+
+    /// Shuts the client down and joins its threads (see the module docs).
+    pub(crate) fn close(&self) {
+        let _ = self.inputs.send(Input::Close);
+        if on_lane_thread() {
+            return;
+        }
+        // Concurrent closers wait here until the first has joined everything.
+        let mut threads = self.threads.lock();
+        if let Some(threads) = threads.take() {
+            let _ = threads.core.join();
+            for lane in threads.lanes {
+                let _ = lane.join();
+            }
+        }
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        // The last handle is gone: ask the threads to stop, wait for nothing.
+        let _ = self.inputs.send(Input::Close);
+    }
+}
+
+/// Spawns a named thread.
+fn spawn(name: String, body: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>, Error> {
+    std::thread::Builder::new().name(name.clone()).spawn(body).map_err(|err| {
+        Error::Transport(TransportError::with_source(format!("cannot spawn thread {name}"), err))
+    })
+}

@@ -1,0 +1,224 @@
+//! Dialing: DNS, TCP, an optional HTTP `CONNECT` proxy, TLS and the WebSocket handshake.
+//!
+//! [`dial`] yields a connected [`Socket`] or a [`TransportError`] saying which step failed.
+//! The whole dial is bounded by `connect_timeout`; once TCP is up, [`DialControl::cancel`]
+//! aborts it at once from another thread (the TCP connect itself cannot be interrupted and is
+//! bounded by the timeout). It knows nothing of Centrifugo commands.
+
+mod endpoint;
+mod proxy;
+mod stream;
+
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use tungstenite::client::IntoClientRequest;
+use tungstenite::handshake::HandshakeError;
+use tungstenite::http::HeaderValue;
+use tungstenite::protocol::WebSocketConfig;
+
+use crate::config::{ClientConfig, Protocol, RootCertificate};
+use crate::error::{Error, TransportError};
+pub(crate) use endpoint::Endpoint;
+pub(crate) use stream::Stream;
+
+/// A connected WebSocket.
+pub(crate) type Socket = tungstenite::WebSocket<Stream>;
+
+/// A dialed connection: the WebSocket, and a handle on its TCP socket for waiting on input
+/// and switching between blocking and non-blocking reads.
+pub(crate) struct Dialed {
+    pub(crate) socket: Socket,
+    pub(crate) tcp: TcpStream,
+}
+
+/// Everything needed to dial, prepared once per client.
+pub(crate) struct TransportConfig {
+    endpoint: Endpoint,
+    protocol: Protocol,
+    headers: Vec<(String, String)>,
+    connect_timeout: Duration,
+    write_timeout: Duration,
+    max_message_size: usize,
+    tls: Option<native_tls::TlsConnector>,
+    proxy: Option<crate::config::HttpProxy>,
+}
+
+impl TransportConfig {
+    /// Checks the endpoint and the TLS settings.
+    pub(crate) fn new(endpoint: &str, config: &ClientConfig) -> Result<TransportConfig, Error> {
+        let endpoint = Endpoint::parse(endpoint)?;
+        let tls = if endpoint.secure { Some(tls_connector(config)?) } else { None };
+        Ok(TransportConfig {
+            endpoint,
+            protocol: config.protocol,
+            headers: config.headers.clone(),
+            connect_timeout: config.connect_timeout,
+            write_timeout: config.timeout,
+            max_message_size: config.max_message_size,
+            tls,
+            proxy: config.proxy.clone(),
+        })
+    }
+
+    pub(crate) fn protocol(&self) -> Protocol {
+        self.protocol
+    }
+
+    pub(crate) fn max_message_size(&self) -> usize {
+        self.max_message_size
+    }
+}
+
+fn tls_connector(config: &ClientConfig) -> Result<native_tls::TlsConnector, Error> {
+    let mut builder = native_tls::TlsConnector::builder();
+    for certificate in &config.root_certificates {
+        let parsed = match certificate {
+            RootCertificate::Pem(pem) => native_tls::Certificate::from_pem(pem),
+            RootCertificate::Der(der) => native_tls::Certificate::from_der(der),
+        };
+        let parsed =
+            parsed.map_err(|err| Error::InvalidConfig(format!("root certificate does not parse: {err}")))?;
+        builder.add_root_certificate(parsed);
+    }
+    if config.danger_accept_invalid_certs {
+        log::warn!("TLS certificate verification is off (danger_accept_invalid_certs): development only");
+        builder.danger_accept_invalid_certs(true).danger_accept_invalid_hostnames(true);
+    }
+    builder.build().map_err(|err| Error::InvalidConfig(format!("cannot set up TLS: {err}")))
+}
+
+/// Lets another thread abort a dial, and later close the connection.
+#[derive(Debug, Default)]
+pub(crate) struct DialControl {
+    cancelled: AtomicBool,
+    tcp: Mutex<Option<TcpStream>>,
+}
+
+impl DialControl {
+    /// Aborts the dial, or shuts the connection down if it is up.
+    pub(crate) fn cancel(&self) {
+        self.cancelled.store(true, Ordering::SeqCst);
+        if let Some(tcp) = self.tcp.lock().as_ref() {
+            let _ = tcp.shutdown(std::net::Shutdown::Both);
+        }
+    }
+
+    pub(crate) fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::SeqCst)
+    }
+
+    fn register(&self, tcp: &TcpStream) -> Result<(), TransportError> {
+        let clone =
+            tcp.try_clone().map_err(|err| TransportError::with_source("cannot clone the socket", err))?;
+        *self.tcp.lock() = Some(clone);
+        // A cancel that raced with the registration has not seen the socket: honour it here.
+        if self.is_cancelled() {
+            let _ = tcp.shutdown(std::net::Shutdown::Both);
+            return Err(TransportError::new("connection attempt cancelled"));
+        }
+        Ok(())
+    }
+}
+
+/// Dials the endpoint and completes the WebSocket handshake.
+pub(crate) fn dial(config: &TransportConfig, control: &DialControl) -> Result<Dialed, TransportError> {
+    let deadline = Instant::now() + config.connect_timeout;
+    let endpoint = &config.endpoint;
+    let (host, port) = match &config.proxy {
+        Some(proxy) => proxy::split_address(&proxy.address)?,
+        None => (endpoint.host.clone(), endpoint.port),
+    };
+    let tcp = connect_tcp(&host, port, deadline)?;
+    control.register(&tcp)?;
+    tcp.set_nodelay(true).map_err(|err| TransportError::with_source("cannot set TCP_NODELAY", err))?;
+    set_timeouts(&tcp, Some(remaining(deadline)?))?;
+    if let Some(proxy) = &config.proxy {
+        proxy::tunnel(&tcp, proxy, &endpoint.host, endpoint.port)?;
+    }
+    let inner = tcp.try_clone().map_err(|err| TransportError::with_source("cannot clone the socket", err))?;
+    let stream = match &config.tls {
+        Some(connector) => {
+            Stream::Tls(Box::new(connector.connect(&endpoint.host, inner).map_err(|err| {
+                TransportError::new(format!("TLS handshake with {} failed: {err}", endpoint.host))
+            })?))
+        }
+        None => Stream::Plain(inner),
+    };
+    let socket = websocket_handshake(config, stream)?;
+    if control.is_cancelled() {
+        return Err(TransportError::new("connection attempt cancelled"));
+    }
+    // From now on the reader blocks until data arrives; writes stay bounded.
+    tcp.set_read_timeout(None)
+        .map_err(|err| TransportError::with_source("cannot clear the read timeout", err))?;
+    tcp.set_write_timeout(Some(config.write_timeout))
+        .map_err(|err| TransportError::with_source("cannot set the write timeout", err))?;
+    Ok(Dialed { socket, tcp })
+}
+
+fn connect_tcp(host: &str, port: u16, deadline: Instant) -> Result<TcpStream, TransportError> {
+    let addresses: Vec<SocketAddr> = (host, port)
+        .to_socket_addrs()
+        .map_err(|err| TransportError::with_source(format!("cannot resolve {host}"), err))?
+        .collect();
+    let mut last_error = None;
+    for address in &addresses {
+        match TcpStream::connect_timeout(address, remaining(deadline)?) {
+            Ok(tcp) => return Ok(tcp),
+            Err(err) => last_error = Some(err),
+        }
+    }
+    Err(match last_error {
+        Some(err) => TransportError::with_source(format!("cannot connect to {host}:{port}"), err),
+        None => TransportError::new(format!("{host} resolves to no address")),
+    })
+}
+
+fn websocket_handshake(config: &TransportConfig, stream: Stream) -> Result<Socket, TransportError> {
+    let mut request = config
+        .endpoint
+        .url
+        .as_str()
+        .into_client_request()
+        .map_err(|err| TransportError::with_source("invalid WebSocket request", err))?;
+    for (name, value) in &config.headers {
+        let name = tungstenite::http::HeaderName::from_bytes(name.as_bytes())
+            .map_err(|err| TransportError::with_source(format!("invalid header name {name:?}"), err))?;
+        let value = HeaderValue::from_str(value)
+            .map_err(|err| TransportError::with_source("invalid header value", err))?;
+        request.headers_mut().append(name, value);
+    }
+    if config.protocol == Protocol::Protobuf {
+        request
+            .headers_mut()
+            .insert("Sec-WebSocket-Protocol", HeaderValue::from_static("centrifuge-protobuf"));
+    }
+    let ws_config = WebSocketConfig::default()
+        .max_message_size(Some(config.max_message_size))
+        .max_frame_size(Some(config.max_message_size));
+    match tungstenite::client::client_with_config(request, stream, Some(ws_config)) {
+        Ok((socket, _response)) => Ok(socket),
+        Err(HandshakeError::Failure(tungstenite::Error::Http(response))) => {
+            Err(TransportError::new(format!("WebSocket handshake refused with HTTP {}", response.status())))
+        }
+        Err(HandshakeError::Failure(err)) => {
+            Err(TransportError::with_source("WebSocket handshake failed", err))
+        }
+        Err(HandshakeError::Interrupted(_)) => Err(TransportError::new("WebSocket handshake timed out")),
+    }
+}
+
+fn set_timeouts(tcp: &TcpStream, timeout: Option<Duration>) -> Result<(), TransportError> {
+    tcp.set_read_timeout(timeout)
+        .map_err(|err| TransportError::with_source("cannot set a read timeout", err))?;
+    tcp.set_write_timeout(timeout)
+        .map_err(|err| TransportError::with_source("cannot set a write timeout", err))
+}
+
+fn remaining(deadline: Instant) -> Result<Duration, TransportError> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() { Err(TransportError::new("connect timeout expired")) } else { Ok(left) }
+}

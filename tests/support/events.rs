@@ -1,0 +1,95 @@
+//! Clients under test and what they report.
+
+use std::time::{Duration, Instant};
+
+use centrifuge_blocking::{Client, ClientConfig, ClientEvent, listener};
+use crossbeam_channel::Receiver;
+
+/// How long a test waits for an event that should come.
+pub const EVENT_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// The events of one client, in order.
+pub struct Events {
+    receiver: Receiver<ClientEvent>,
+}
+
+/// A client for `url` with `config`, and its events.
+pub fn client(url: &str, config: ClientConfig) -> (Client, Events) {
+    let (listener, receiver) = listener::channel();
+    let client = Client::new(url, config, listener).expect("a valid client configuration");
+    (client, Events { receiver })
+}
+
+impl Events {
+    /// The next event.
+    pub fn next(&self) -> ClientEvent {
+        self.receiver
+            .recv_timeout(EVENT_TIMEOUT)
+            .unwrap_or_else(|_| panic!("no event within {EVENT_TIMEOUT:?}"))
+    }
+
+    /// Skips events until `pick` returns something.
+    pub fn until<T>(&self, what: &str, mut pick: impl FnMut(&ClientEvent) -> Option<T>) -> T {
+        let deadline = Instant::now() + EVENT_TIMEOUT;
+        let mut seen = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.receiver.recv_timeout(left) {
+                Ok(event) => {
+                    if let Some(found) = pick(&event) {
+                        return found;
+                    }
+                    seen.push(event);
+                }
+                Err(_) => panic!("no {what} within {EVENT_TIMEOUT:?}; saw {seen:#?}"),
+            }
+        }
+    }
+
+    /// Waits for `connected`; returns the client id.
+    pub fn connected(&self) -> String {
+        self.until("connected event", |event| match event {
+            ClientEvent::Connected(connected) => Some(connected.client_id().to_string()),
+            _ => None,
+        })
+    }
+
+    /// Waits for `connecting`; returns its code and reason.
+    pub fn connecting(&self) -> (u32, String) {
+        self.until("connecting event", |event| match event {
+            ClientEvent::Connecting(event) => Some((event.code(), event.reason().to_string())),
+            _ => None,
+        })
+    }
+
+    /// Waits for `disconnected`; returns its code and reason.
+    pub fn disconnected(&self) -> (u32, String) {
+        self.until("disconnected event", |event| match event {
+            ClientEvent::Disconnected(event) => Some((event.code(), event.reason().to_string())),
+            _ => None,
+        })
+    }
+
+    /// Waits for an `error` event; returns its text.
+    pub fn error(&self) -> centrifuge_blocking::Error {
+        self.until("error event", |event| match event {
+            ClientEvent::Error(event) => Some(event.error().clone()),
+            _ => None,
+        })
+    }
+
+    /// Everything that arrives within `window` (for checking that something did not happen).
+    pub fn within(&self, window: Duration) -> Vec<ClientEvent> {
+        let deadline = Instant::now() + window;
+        let mut seen = Vec::new();
+        while let Ok(event) = self.receiver.recv_deadline(deadline) {
+            seen.push(event);
+        }
+        seen
+    }
+}
+
+/// The number of threads in this process right now.
+pub fn thread_count() -> usize {
+    std::fs::read_dir("/proc/self/task").map(|tasks| tasks.count()).unwrap_or(0)
+}
