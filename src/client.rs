@@ -8,17 +8,13 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 
 use crate::config::{ClientConfig, HistoryOptions, Protocol};
-use crate::core::{Core, CoreConfig, Request};
+use crate::core::{CommandIds, Core, CoreConfig, Request};
 use crate::error::{Error, Result};
 use crate::listener::ClientListener;
 use crate::protocol::Reply;
 use crate::runtime::{Input, Parts, Runtime};
 use crate::transport::TransportConfig;
 use crate::types::{ClientState, HistoryResult, PresenceResult, PresenceStats};
-
-/// How much longer than `timeout` a caller waits before concluding that the core thread itself
-/// is stuck. The core answers every call by its deadline; this only guards against a bug.
-const CALLER_GRACE: Duration = Duration::from_secs(2);
 
 /// A Centrifugo client: one WebSocket connection, kept alive by its own threads.
 ///
@@ -88,8 +84,10 @@ impl Client {
     pub fn new(endpoint: &str, config: ClientConfig, listener: impl ClientListener) -> Result<Client> {
         config.validate()?;
         let transport = TransportConfig::new(endpoint, &config)?;
+        let ids = Arc::new(CommandIds::default());
         let core = Core::new(
             CoreConfig {
+                ids: Arc::clone(&ids),
                 token: config.token.clone(),
                 has_token_getter: config.token_getter.is_some(),
                 data: Bytes::from(config.data.clone()),
@@ -107,6 +105,7 @@ impl Client {
             transport,
             listener: Box::new(listener),
             token_getter: config.token_getter.clone(),
+            ids,
             lanes: config.executor_lanes,
             shutdown_bound: config.connect_timeout.max(config.timeout) + Duration::from_secs(1),
         })?;
@@ -158,8 +157,7 @@ impl Client {
     /// [`Error::Timeout`]; [`Error::Disconnected`] when the client is, or becomes,
     /// disconnected; [`Error::Closed`].
     pub fn ready(&self, timeout: Duration) -> Result<()> {
-        let deadline = Instant::now() + timeout;
-        self.wait(|slot| Input::Ready { slot, deadline }, timeout).map(|_| ())
+        self.inner.runtime.ready(Instant::now() + timeout)
     }
 
     /// Calls the server-side RPC `method` with `data`; returns the answer's data.
@@ -226,20 +224,9 @@ impl Client {
         Ok(reply.presence_stats.map(PresenceStats::from).unwrap_or_default())
     }
 
-    /// The one request path: hand the request to the core, wait for its answer.
+    /// The one request path: every call goes through here.
     fn call(&self, request: Request) -> Result<Reply> {
-        self.wait(|slot| Input::Call { request, slot }, self.inner.timeout)
-    }
-
-    fn wait(&self, input: impl FnOnce(crate::runtime::Slot) -> Input, timeout: Duration) -> Result<Reply> {
-        let (slot, answer) = crossbeam_channel::bounded(1);
-        self.inner.runtime.send(input(slot))?;
-        match answer.recv_timeout(timeout + CALLER_GRACE) {
-            Ok(result) => result,
-            Err(crossbeam_channel::RecvTimeoutError::Timeout) => Err(Error::Timeout),
-            // The core thread dropped the slot unanswered: it has shut down.
-            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => Err(Error::Closed),
-        }
+        self.inner.runtime.call(request, self.inner.timeout)
     }
 
     /// Checks a payload against the wire format: JSON clients can only carry JSON.

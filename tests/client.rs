@@ -10,7 +10,7 @@ use centrifuge_blocking::{
     ClientConfig, ClientEvent, ClientState, Error, HistoryOptions, Protocol, TokenError, codes,
 };
 use centrifuge_test_harness::{
-    Centrifugo, Claims, HMAC_SECRET, RPC_FAIL_CODE, RPC_FAIL_MESSAGE, RPC_FAIL_METHOD, config, free_port,
+    Centrifugo, Claims, HMAC_SECRET, RPC_FAIL_CODE, RPC_FAIL_MESSAGE, RPC_FAIL_METHOD, config, unused_port,
 };
 use support::events::client;
 
@@ -102,7 +102,7 @@ fn an_invalid_token_stops_the_client_with_3500(protocol: Protocol) {
 }
 
 fn connect_before_the_server_is_up_then_succeeds(protocol: Protocol) {
-    let port = free_port();
+    let port = unused_port();
     let url = format!("ws://127.0.0.1:{port}/connection/websocket");
     let (client, events) = client(&url, config(protocol).max_reconnect_delay(Duration::from_millis(300)));
     client.connect().unwrap();
@@ -269,7 +269,7 @@ fn publish_history_presence_and_presence_stats(protocol: Protocol) {
 }
 
 fn calls_made_while_connecting_succeed_once_connected(protocol: Protocol) {
-    let port = free_port();
+    let port = unused_port();
     let url = format!("ws://127.0.0.1:{port}/connection/websocket");
     let (client, events) = client(
         &url,

@@ -23,6 +23,8 @@ mod calls;
 #[cfg(test)]
 mod tests;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -47,9 +49,39 @@ use calls::{Calls, Purpose};
 const TOKEN_RETRY_MIN: Duration = Duration::from_secs(10);
 const TOKEN_RETRY_MAX: Duration = Duration::from_secs(20);
 
+/// Command ids, shared by the core and the callers that write directly (see
+/// `runtime::route`), so that ids never collide.
+#[derive(Debug, Default)]
+pub(crate) struct CommandIds(AtomicU32);
+
+impl CommandIds {
+    /// The next id; never 0 (0 means "no reply expected").
+    pub(crate) fn next(&self) -> u32 {
+        loop {
+            let id = self.0.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
+            if id != 0 {
+                return id;
+            }
+        }
+    }
+}
+
+/// What a caller gets for a reply: the reply, or the server's error.
+pub(crate) fn call_result(reply: Reply) -> Result<Reply, Error> {
+    match &reply.error {
+        Some(error) => Err(Error::Server(ServerError {
+            code: error.code,
+            message: error.message.clone(),
+            temporary: error.temporary,
+        })),
+        None => Ok(reply),
+    }
+}
+
 /// The settings the state machine needs.
 #[derive(Clone, Debug)]
 pub(crate) struct CoreConfig {
+    pub(crate) ids: Arc<CommandIds>,
     pub(crate) token: String,
     pub(crate) has_token_getter: bool,
     pub(crate) data: Bytes,
@@ -73,7 +105,7 @@ pub(crate) enum Request {
 }
 
 impl Request {
-    fn into_command(self, id: u32) -> Command {
+    pub(crate) fn into_command(self, id: u32) -> Command {
         let mut command = Command { id, ..Default::default() };
         match self {
             Request::Rpc { method, data } => command.rpc = Some(RpcRequest { data, method }),
@@ -99,7 +131,7 @@ impl Request {
         command
     }
 
-    fn expects_reply(&self) -> bool {
+    pub(crate) fn expects_reply(&self) -> bool {
         !matches!(self, Request::Send { .. })
     }
 }
@@ -114,7 +146,9 @@ pub(crate) enum Effect<S> {
     Dial { generation: u64 },
     /// Write `command` on connection `generation`. Consecutive sends share one frame.
     Send { generation: u64, command: Command },
-    /// Close connection `generation` (or abandon its dial).
+    /// Connection `generation` is up at the protocol level: calls may use it directly.
+    Up { generation: u64 },
+    /// Close connection `generation` (or abandon its dial); calls in flight on it are lost.
     Close { generation: u64 },
     /// Call the token getter and report the result with this attempt number.
     FetchToken { attempt: u64 },
@@ -193,7 +227,6 @@ pub(crate) struct Core<S> {
     refresh_required: bool,
     link: Link,
     next_generation: u64,
-    next_command_id: u32,
     reconnect_attempts: u32,
     reconnect_at: Option<Instant>,
     token_attempt: u64,
@@ -216,7 +249,6 @@ impl<S> Core<S> {
             refresh_required: false,
             link: Link::Idle,
             next_generation: 1,
-            next_command_id: 1,
             reconnect_attempts: 0,
             reconnect_at: None,
             token_attempt: 0,
@@ -537,6 +569,7 @@ impl<S> Core<S> {
         }
         let result = reply.connect.unwrap_or_default();
         self.link = Link::Up { generation };
+        self.effects.push(Effect::Up { generation });
         self.reconnect_attempts = 0;
         if result.ping > 0 {
             let window = Duration::from_secs(u64::from(result.ping)) + self.config.max_server_ping_delay;
@@ -566,17 +599,7 @@ impl<S> Core<S> {
                 }
             }
             match self.calls.take(reply.id) {
-                Some(Purpose::User(slot)) => {
-                    let result = match &reply.error {
-                        Some(error) => Err(Error::Server(ServerError {
-                            code: error.code,
-                            message: error.message.clone(),
-                            temporary: error.temporary,
-                        })),
-                        None => Ok(reply),
-                    };
-                    self.complete(slot, result);
-                }
+                Some(Purpose::User(slot)) => self.complete(slot, call_result(reply)),
                 Some(Purpose::Refresh) => self.refresh_reply(reply, now),
                 // A reply that arrives after its call timed out.
                 None => log::debug!("reply to unknown command id {}", reply.id),
@@ -745,9 +768,7 @@ impl<S> Core<S> {
     // ---- helpers -------------------------------------------------------------------------
 
     fn next_id(&mut self) -> u32 {
-        let id = self.next_command_id;
-        self.next_command_id = self.next_command_id.checked_add(1).unwrap_or(1);
-        id
+        self.config.ids.next()
     }
 
     fn set_state(&mut self, state: ClientState) {

@@ -1,5 +1,6 @@
 //! The state machine under simulated time: no sockets, no threads, no sleeps.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -15,6 +16,7 @@ const MAX_DELAY: Duration = Duration::from_secs(20);
 
 fn config(token: &str, has_token_getter: bool) -> CoreConfig {
     CoreConfig {
+        ids: Arc::default(),
         token: token.into(),
         has_token_getter,
         data: Bytes::from_static(b"{\"d\":1}"),

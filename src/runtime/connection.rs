@@ -3,11 +3,12 @@
 //! A tungstenite `WebSocket` cannot be split, and a TLS stream cannot be read and written from
 //! two threads at once, yet a write must never wait for a read to time out. So the reader
 //! waits for input with a blocking `peek` on its own clone of the TCP socket, **outside** the
-//! socket lock; when bytes arrive it takes the lock, switches the socket to non-blocking and
-//! reads every complete frame until `WouldBlock`, then switches back and lets go. Writers
-//! (the core thread) take the same lock and write at once, blocking mode, bounded by the
-//! socket's write timeout. An idle connection costs no wake-ups at all: the reader sleeps in
-//! the kernel until the server sends something.
+//! socket lock. The peek also tells how many bytes arrived; the reader takes the lock, lets the
+//! WebSocket read exactly those bytes (the stream answers `WouldBlock` past that budget,
+//! without a system call), decodes every complete frame, and lets go. Writers (callers and the
+//! core thread) take the same lock and write at once; the socket stays in blocking mode,
+//! bounded by its write timeout. An idle connection costs no wake-ups at all: the reader sleeps
+//! in the kernel until the server sends something.
 
 use std::io::ErrorKind;
 use std::net::{Shutdown, TcpStream};
@@ -20,11 +21,16 @@ use parking_lot::Mutex;
 use tungstenite::error::ProtocolError;
 use tungstenite::{Message, Utf8Bytes};
 
+use super::route::CallRoute;
 use super::{Input, TransportEvent};
 use crate::codec::{Codec, Frame, FrameKind};
+use crate::core::call_result;
 use crate::error::TransportError;
 use crate::protocol::Reply;
 use crate::transport::{self, DialControl, Socket, TransportConfig};
+
+/// How many arrived bytes one peek reports at most (more simply take another round).
+const PEEK_BUFFER: usize = 64 * 1024;
 
 /// How long a graceful close waits for the socket lock before skipping the close frame.
 const CLOSE_LOCK_WAIT: Duration = Duration::from_millis(50);
@@ -68,6 +74,7 @@ pub(crate) fn run(
     transport: &TransportConfig,
     codec: Codec,
     control: &DialControl,
+    route: &CallRoute,
     to_core: &Sender<Input>,
 ) {
     let report = |event: TransportEvent| {
@@ -90,7 +97,8 @@ pub(crate) fn run(
             };
             let connection = Arc::new(Connection { socket: Mutex::new(dialed.socket), tcp: writer_tcp });
             report(TransportEvent::Opened(Arc::clone(&connection)));
-            let outcome = read_until_closed(&connection, &probe, codec, &report);
+            let reader = Reader { connection: &connection, codec, route, report: &report };
+            let outcome = reader.read_until_closed(&probe);
             report(outcome);
             let _ = probe.shutdown(Shutdown::Both);
         }
@@ -98,77 +106,95 @@ pub(crate) fn run(
     report(TransportEvent::Ended);
 }
 
-/// Reads frames until the connection ends; returns how it ended.
-fn read_until_closed(
-    connection: &Connection,
-    probe: &TcpStream,
+/// The reading side of one connection.
+struct Reader<'a, R: Fn(TransportEvent)> {
+    connection: &'a Connection,
     codec: Codec,
-    report: &impl Fn(TransportEvent),
-) -> TransportEvent {
-    let mut close_frame = None;
-    loop {
-        // Frames may already sit in tungstenite's buffer (read along with the handshake, or
-        // in the same segment as the last frame), so drain before waiting.
-        if let Some(end) = drain(connection, codec, report, &mut close_frame) {
-            return end;
-        }
-        let mut byte = [0u8; 1];
-        match probe.peek(&mut byte) {
-            // End of stream: one more drain picks up what came with it, then it is over.
-            Ok(0) => {
-                return drain(connection, codec, report, &mut close_frame)
-                    .unwrap_or(TransportEvent::Closed { close: close_frame, error: None });
-            }
-            Ok(_) => {}
-            Err(err) if err.kind() == ErrorKind::Interrupted => {}
-            Err(err) => {
-                return TransportEvent::Closed {
-                    close: close_frame,
-                    error: Some(TransportError::with_source("read failed", err)),
-                };
-            }
-        }
-    }
+    route: &'a CallRoute,
+    report: &'a R,
 }
 
-/// Reads every complete frame available now. `Some` when the connection has ended.
-fn drain(
-    connection: &Connection,
-    codec: Codec,
-    report: &impl Fn(TransportEvent),
-    close_frame: &mut Option<(u16, String)>,
-) -> Option<TransportEvent> {
-    let mut socket = connection.socket.lock();
-    if let Err(err) = connection.tcp.set_nonblocking(true) {
-        return Some(TransportEvent::Closed {
-            close: close_frame.take(),
-            error: Some(TransportError::with_source("cannot switch the socket to non-blocking", err)),
-        });
-    }
-    let end = loop {
-        let message = match socket.read() {
-            Ok(message) => message,
-            Err(tungstenite::Error::Io(err)) if err.kind() == ErrorKind::WouldBlock => break None,
-            Err(err) => break Some(ended(err, close_frame)),
-        };
-        let frame = match message {
-            Message::Text(text) => Frame { kind: FrameKind::Text, data: Bytes::from(text) },
-            Message::Binary(data) => Frame { kind: FrameKind::Binary, data },
-            Message::Close(close) => {
-                *close_frame = close.map(|close| (u16::from(close.code), close.reason.to_string()));
-                continue;
+impl<R: Fn(TransportEvent)> Reader<'_, R> {
+    /// Reads frames until the connection ends; returns how it ended.
+    fn read_until_closed(&self, probe: &TcpStream) -> TransportEvent {
+        let mut close_frame = None;
+        let mut scratch = vec![0u8; PEEK_BUFFER];
+        let mut arrived = 0;
+        loop {
+            // Frames may already sit in tungstenite's buffer (read along with the handshake),
+            // so the first drain comes before any wait.
+            if let Some(end) = self.drain(arrived, &mut close_frame) {
+                return end;
             }
-            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
-        };
-        let mut replies: Vec<Reply> = Vec::new();
-        match codec.decode(&frame, &mut replies) {
-            Ok(()) if replies.is_empty() => {}
-            Ok(()) => report(TransportEvent::Frame(replies)),
-            Err(err) => break Some(TransportEvent::ProtocolError(err.to_string())),
+            match probe.peek(&mut scratch) {
+                // End of stream: one more drain lets the WebSocket see it, then it is over.
+                Ok(0) => {
+                    return self
+                        .drain(usize::MAX, &mut close_frame)
+                        .unwrap_or(TransportEvent::Closed { close: close_frame, error: None });
+                }
+                Ok(bytes) => arrived = bytes,
+                // WouldBlock: `Connection::close` switched the socket for its close frame; the
+                // shutdown that follows ends the wait.
+                Err(err) if matches!(err.kind(), ErrorKind::Interrupted | ErrorKind::WouldBlock) => {
+                    arrived = 0
+                }
+                Err(err) => {
+                    return TransportEvent::Closed {
+                        close: close_frame,
+                        error: Some(TransportError::with_source("read failed", err)),
+                    };
+                }
+            }
         }
-    };
-    let _ = connection.tcp.set_nonblocking(false);
-    end
+    }
+
+    /// Reads the `arrived` bytes and every complete frame in them. `Some` when the connection
+    /// has ended.
+    fn drain(&self, arrived: usize, close_frame: &mut Option<(u16, String)>) -> Option<TransportEvent> {
+        let mut socket = self.connection.socket.lock();
+        socket.get_mut().allow_reads(arrived);
+        loop {
+            let message = match socket.read() {
+                Ok(message) => message,
+                Err(tungstenite::Error::Io(err)) if err.kind() == ErrorKind::WouldBlock => return None,
+                Err(err) => return Some(ended(err, close_frame)),
+            };
+            let frame = match message {
+                Message::Text(text) => Frame { kind: FrameKind::Text, data: Bytes::from(text) },
+                Message::Binary(data) => Frame { kind: FrameKind::Binary, data },
+                Message::Close(close) => {
+                    *close_frame = close.map(|close| (u16::from(close.code), close.reason.to_string()));
+                    continue;
+                }
+                Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
+            };
+            let mut replies: Vec<Reply> = Vec::new();
+            if let Err(err) = self.codec.decode(&frame, &mut replies) {
+                return Some(TransportEvent::ProtocolError(err.to_string()));
+            }
+            self.deliver(replies);
+        }
+    }
+
+    /// Answers direct callers, forwards the rest to the core.
+    fn deliver(&self, mut replies: Vec<Reply>) {
+        replies.retain_mut(|reply| {
+            if reply.id == 0 {
+                return true;
+            }
+            match self.route.take(reply.id) {
+                Some(slot) => {
+                    let _ = slot.send(call_result(std::mem::take(reply)));
+                    false
+                }
+                None => true,
+            }
+        });
+        if !replies.is_empty() {
+            (self.report)(TransportEvent::Frame(replies));
+        }
+    }
 }
 
 /// How a read error ends the connection.

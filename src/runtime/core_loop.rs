@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 use super::executor::Lanes;
+use super::route::CallRoute;
 use super::token::TokenWorker;
 use super::{Connection, Input, Shared, Slot, TransportEvent, connection};
 use crate::codec::Codec;
@@ -31,6 +32,7 @@ pub(super) struct CoreLoopParts {
     pub(super) inputs: Receiver<Input>,
     pub(super) to_self: Sender<Input>,
     pub(super) shared: Arc<Shared>,
+    pub(super) route: Arc<CallRoute>,
     pub(super) transport: Arc<TransportConfig>,
     pub(super) codec: Codec,
     pub(super) lanes: Lanes,
@@ -43,6 +45,7 @@ pub(super) struct CoreLoop {
     inputs: Receiver<Input>,
     to_self: Sender<Input>,
     shared: Arc<Shared>,
+    route: Arc<CallRoute>,
     transport: Arc<TransportConfig>,
     codec: Codec,
     lanes: Lanes,
@@ -59,6 +62,7 @@ impl CoreLoop {
             inputs: parts.inputs,
             to_self: parts.to_self,
             shared: parts.shared,
+            route: parts.route,
             transport: parts.transport,
             codec: parts.codec,
             lanes: parts.lanes,
@@ -143,6 +147,13 @@ impl CoreLoop {
             match effect {
                 Effect::Send { .. } => unreachable!("sends are batched above"),
                 Effect::Dial { generation } => self.dial(generation),
+                Effect::Up { generation } => {
+                    if let Some(connection) =
+                        self.connections.get(&generation).and_then(|e| e.connection.clone())
+                    {
+                        self.route.open(generation, connection);
+                    }
+                }
                 Effect::Close { generation } => self.close_connection(generation),
                 Effect::FetchToken { attempt } => self.fetch_token(attempt),
                 Effect::Emit(event) => self.lanes.client_event(event),
@@ -187,8 +198,9 @@ impl CoreLoop {
         let codec = self.codec;
         let thread_control = Arc::clone(&control);
         let to_core = self.to_self.clone();
+        let route = Arc::clone(&self.route);
         let spawned = super::spawn(format!("centrifuge-conn-{generation}"), move || {
-            connection::run(generation, &transport, codec, &thread_control, &to_core);
+            connection::run(generation, &transport, codec, &thread_control, &route, &to_core);
         });
         match spawned {
             Ok(thread) => {
@@ -202,6 +214,9 @@ impl CoreLoop {
     }
 
     fn close_connection(&mut self, generation: u64) {
+        for slot in self.route.close(generation) {
+            let _ = slot.send(Err(Error::ConnectionLost));
+        }
         if let Some(entry) = self.connections.get(&generation) {
             entry.control.cancel();
             if let Some(connection) = &entry.connection {

@@ -21,6 +21,7 @@
 mod connection;
 mod core_loop;
 mod executor;
+mod route;
 mod token;
 
 use std::sync::Arc;
@@ -32,7 +33,7 @@ use crossbeam_channel::Sender;
 use parking_lot::Mutex;
 
 use crate::codec::Codec;
-use crate::core::{Core, Request};
+use crate::core::{CommandIds, Core, Request};
 use crate::error::{Error, TransportError};
 use crate::listener::ClientListener;
 use crate::protocol::Reply;
@@ -41,6 +42,11 @@ use crate::transport::TransportConfig;
 use crate::types::ClientState;
 pub(crate) use connection::Connection;
 pub(crate) use executor::on_lane_thread;
+use route::CallRoute;
+
+/// How much longer than `timeout` a caller waits for the core thread before concluding that it
+/// is stuck. The core answers every call by its deadline; this only guards against a bug.
+const CALLER_GRACE: Duration = Duration::from_secs(2);
 
 /// How a caller is answered: a one-shot channel.
 pub(crate) type Slot = Sender<Result<Reply, Error>>;
@@ -98,6 +104,9 @@ struct Threads {
 pub(crate) struct Runtime {
     inputs: Sender<Input>,
     shared: Arc<Shared>,
+    route: Arc<CallRoute>,
+    ids: Arc<CommandIds>,
+    codec: Codec,
     threads: Mutex<Option<Threads>>,
 }
 
@@ -107,6 +116,7 @@ pub(crate) struct Parts {
     pub(crate) transport: TransportConfig,
     pub(crate) listener: Box<dyn ClientListener>,
     pub(crate) token_getter: Option<Arc<dyn TokenGetter>>,
+    pub(crate) ids: Arc<CommandIds>,
     pub(crate) lanes: usize,
     pub(crate) shutdown_bound: Duration,
 }
@@ -118,11 +128,13 @@ impl Runtime {
         let shared = Arc::new(Shared { state: AtomicU8::new(ClientState::Disconnected.to_u8()) });
         let (lanes, lane_threads) = executor::spawn(parts.lanes, parts.listener)?;
         let codec = Codec::new(parts.transport.protocol(), parts.transport.max_message_size());
+        let route = Arc::new(CallRoute::default());
         let core_loop = core_loop::CoreLoop::new(core_loop::CoreLoopParts {
             core: parts.core,
             inputs: receiver,
             to_self: inputs.clone(),
             shared: Arc::clone(&shared),
+            route: Arc::clone(&route),
             transport: Arc::new(parts.transport),
             codec,
             lanes,
@@ -130,7 +142,80 @@ impl Runtime {
             shutdown_bound: parts.shutdown_bound,
         });
         let core = spawn("centrifuge-core".into(), move || core_loop.run())?;
-        Ok(Runtime { inputs, shared, threads: Mutex::new(Some(Threads { core, lanes: lane_threads })) })
+        Ok(Runtime {
+            inputs,
+            shared,
+            route,
+            ids: parts.ids,
+            codec,
+            threads: Mutex::new(Some(Threads { core, lanes: lane_threads })),
+        })
+    }
+
+    /// Makes a call and waits for its answer, at most `timeout`: directly on the connection
+    /// when it is up (see [`route`]), through the core otherwise.
+    pub(crate) fn call(&self, request: Request, timeout: Duration) -> Result<Reply, Error> {
+        match self.shared.state() {
+            ClientState::Closed => return Err(Error::Closed),
+            ClientState::Disconnected => return Err(Error::Disconnected),
+            ClientState::Connecting | ClientState::Connected => {}
+        }
+        let deadline = Instant::now() + timeout;
+        let (slot, answer) = crossbeam_channel::bounded(1);
+        if !request.expects_reply() {
+            if let Some(connection) = self.route.connection() {
+                self.write(&connection, request.into_command(0))?;
+                return Ok(Reply::default());
+            }
+        } else {
+            let id = self.ids.next();
+            if let Some(connection) = self.route.register(id, slot.clone()) {
+                if let Err(err) = self.write(&connection, request.into_command(id)) {
+                    // Unless the core already failed the call along with its connection.
+                    if self.route.take(id).is_some() {
+                        return Err(err);
+                    }
+                }
+                return match answer.recv_deadline(deadline) {
+                    Ok(result) => result,
+                    Err(_) if self.route.take(id).is_some() => Err(Error::Timeout),
+                    // Taken by the reader or the core: the answer is on its way.
+                    Err(_) => answer.recv().unwrap_or(Err(Error::ConnectionLost)),
+                };
+            }
+        }
+        self.send(Input::Call { request, slot })?;
+        match answer.recv_deadline(deadline + CALLER_GRACE) {
+            Ok(result) => result,
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => Err(Error::Timeout),
+            // The core thread dropped the slot unanswered: it has shut down.
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => Err(Error::Closed),
+        }
+    }
+
+    /// Waits until the client is connected, at most until `deadline`.
+    pub(crate) fn ready(&self, deadline: Instant) -> Result<(), Error> {
+        let (slot, answer) = crossbeam_channel::bounded(1);
+        self.send(Input::Ready { slot, deadline })?;
+        match answer.recv_deadline(deadline + CALLER_GRACE) {
+            Ok(result) => result.map(|_| ()),
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => Err(Error::Timeout),
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => Err(Error::Closed),
+        }
+    }
+
+    /// Encodes and writes one command on the caller's thread.
+    fn write(&self, connection: &Connection, command: crate::protocol::Command) -> Result<(), Error> {
+        let frame = self
+            .codec
+            .encode(std::slice::from_ref(&command))
+            .map_err(|err| Error::InvalidInput(err.to_string()))?;
+        connection.send(frame).map_err(|err| {
+            // The reader notices the shutdown and the core reconnects.
+            connection.close();
+            log::debug!("direct write failed: {err}");
+            Error::ConnectionLost
+        })
     }
 
     pub(crate) fn shared(&self) -> &Shared {

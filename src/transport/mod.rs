@@ -22,6 +22,7 @@ use tungstenite::protocol::WebSocketConfig;
 use crate::config::{ClientConfig, Protocol, RootCertificate};
 use crate::error::{Error, TransportError};
 pub(crate) use endpoint::Endpoint;
+use stream::BudgetedTcp;
 pub(crate) use stream::Stream;
 
 /// A connected WebSocket.
@@ -141,13 +142,15 @@ pub(crate) fn dial(config: &TransportConfig, control: &DialControl) -> Result<Di
     let inner = tcp.try_clone().map_err(|err| TransportError::with_source("cannot clone the socket", err))?;
     let stream = match &config.tls {
         Some(connector) => {
-            Stream::Tls(Box::new(connector.connect(&endpoint.host, inner).map_err(|err| {
-                TransportError::new(format!("TLS handshake with {} failed: {err}", endpoint.host))
-            })?))
+            Stream::Tls(Box::new(connector.connect(&endpoint.host, BudgetedTcp::new(inner)).map_err(
+                |err| TransportError::new(format!("TLS handshake with {} failed: {err}", endpoint.host)),
+            )?))
         }
-        None => Stream::Plain(inner),
+        None => Stream::Plain(BudgetedTcp::new(inner)),
     };
-    let socket = websocket_handshake(config, stream)?;
+    let mut socket = websocket_handshake(config, stream)?;
+    // From now on reads take only what the reader has seen arrive (see `stream`).
+    socket.get_mut().allow_reads(0);
     if control.is_cancelled() {
         return Err(TransportError::new("connection attempt cancelled"));
     }

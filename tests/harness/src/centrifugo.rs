@@ -206,8 +206,25 @@ fn launch(
     }
 }
 
+/// A port nothing listens on, outside the range the kernel hands out for `127.0.0.1:0`, so that
+/// no other server of the test run can take it while a test keeps it free on purpose (e.g. a
+/// client dialing a server that is not up yet).
+pub fn unused_port() -> u16 {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    // Linux hands out 32768–60999; stay in 20000–31999, spread by process id.
+    let base = 20_000 + (std::process::id() as usize * 97) % 12_000;
+    for _ in 0..12_000 {
+        let candidate = 20_000 + (base - 20_000 + NEXT.fetch_add(1, Ordering::Relaxed)) % 12_000;
+        let port = u16::try_from(candidate).expect("below 32000");
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no unused port in 20000–31999");
+}
+
 /// A port nothing listens on right now.
-pub fn free_port() -> u16 {
+fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .map(|address| address.port())

@@ -21,7 +21,7 @@ mod jwt;
 
 pub use api::{ApiError, ServerApi};
 pub use backend::{RPC_FAIL_CODE, RPC_FAIL_MESSAGE, RPC_FAIL_METHOD, RpcBackend};
-pub use centrifugo::{Centrifugo, free_port};
+pub use centrifugo::{Centrifugo, unused_port};
 pub use jwt::Claims;
 
 /// The HMAC secret the test server verifies tokens with.

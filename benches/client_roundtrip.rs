@@ -1,0 +1,156 @@
+//! RPC round trip of the client against a raw tungstenite socket, on the same local Centrifugo
+//! in the same run, plus idle wake-ups and threads of a connected client.
+//!
+//! `cargo bench --bench client_roundtrip` (add `-- --quick` for a short run). The raw baseline
+//! sends the same `rpc` command (method `ping`, answered by Centrifugo itself) over a plain
+//! tungstenite socket and blocks on the reply: no SDK, the physical floor. Results go to
+//! BENCHMARKS.md.
+
+#[allow(dead_code)]
+#[path = "../tests/support/raw.rs"]
+mod raw;
+
+use std::time::{Duration, Instant};
+
+use centrifuge_blocking::unversioned::{Command, RpcRequest};
+use centrifuge_blocking::{Client, ClientConfig, Protocol, listener::NoopListener};
+use centrifuge_test_harness::Centrifugo;
+use raw::RawConnection;
+
+fn main() {
+    let quick = std::env::args().any(|arg| arg == "--quick");
+    let rounds = if quick { 2_000 } else { 20_000 };
+    let idle = if quick { Duration::from_secs(5) } else { Duration::from_secs(30) };
+    let server = Centrifugo::start();
+    println!(
+        "Centrifugo on {} · {rounds} sequential RPCs per participant, after 500 warm-up",
+        server.ws_url()
+    );
+    println!();
+    println!("| protocol | participant | p50 µs | p99 µs | mean µs | p50 ratio to raw |");
+    println!("|---|---|---|---|---|---|");
+    for protocol in [Protocol::Json, Protocol::Protobuf] {
+        let raw = raw_round_trips(&server.ws_url(), protocol, rounds);
+        let ours = client_round_trips(&server.ws_url(), protocol, rounds);
+        let raw_stats = Stats::of(raw);
+        let our_stats = Stats::of(ours);
+        println!("| {protocol:?} | raw tungstenite | {} | 1.00 |", raw_stats.row());
+        println!(
+            "| {protocol:?} | centrifuge-blocking | {} | {:.2} |",
+            our_stats.row(),
+            our_stats.p50 / raw_stats.p50
+        );
+    }
+    println!();
+    idle_wakeups(&server.ws_url(), idle);
+}
+
+fn raw_round_trips(url: &str, protocol: Protocol, rounds: usize) -> Vec<Duration> {
+    let (mut connection, _) = RawConnection::connect(url, protocol, "");
+    let ping = || Command {
+        rpc: Some(RpcRequest { method: "ping".into(), ..Default::default() }),
+        ..Default::default()
+    };
+    for _ in 0..500 {
+        connection.request(ping());
+    }
+    (0..rounds)
+        .map(|_| {
+            let started = Instant::now();
+            let reply = connection.request(ping());
+            let elapsed = started.elapsed();
+            assert!(reply.rpc.is_some(), "the raw RPC succeeds");
+            elapsed
+        })
+        .collect()
+}
+
+fn client_round_trips(url: &str, protocol: Protocol, rounds: usize) -> Vec<Duration> {
+    let client = Client::new(url, ClientConfig::default().protocol(protocol), NoopListener).expect("client");
+    client.connect().expect("connect");
+    client.ready(Duration::from_secs(10)).expect("connected");
+    for _ in 0..500 {
+        client.rpc("ping", Vec::new()).expect("warm-up RPC");
+    }
+    let samples = (0..rounds)
+        .map(|_| {
+            let started = Instant::now();
+            client.rpc("ping", Vec::new()).expect("RPC");
+            started.elapsed()
+        })
+        .collect();
+    client.close();
+    samples
+}
+
+struct Stats {
+    p50: f64,
+    p99: f64,
+    mean: f64,
+}
+
+impl Stats {
+    fn of(mut samples: Vec<Duration>) -> Stats {
+        samples.sort();
+        let micros = |d: Duration| d.as_secs_f64() * 1e6;
+        let at = |q: f64| micros(samples[((samples.len() as f64 * q) as usize).min(samples.len() - 1)]);
+        let mean = samples.iter().map(|d| micros(*d)).sum::<f64>() / samples.len() as f64;
+        Stats { p50: at(0.50), p99: at(0.99), mean }
+    }
+
+    fn row(&self) -> String {
+        format!("{:.1} | {:.1} | {:.1}", self.p50, self.p99, self.mean)
+    }
+}
+
+/// Counts how often the client's threads wake up while the client sits connected and idle.
+fn idle_wakeups(url: &str, window: Duration) {
+    let threads_before = task_names().len();
+    let client = Client::new(url, ClientConfig::default(), NoopListener).expect("client");
+    client.connect().expect("connect");
+    client.ready(Duration::from_secs(10)).expect("connected");
+    let ours: Vec<(String, String)> =
+        task_names().into_iter().filter(|(_, name)| name.starts_with("centrifuge-")).collect();
+    let before: u64 = ours.iter().map(|(tid, _)| switches(tid)).sum();
+    std::thread::sleep(window);
+    let after: u64 = ours.iter().map(|(tid, _)| switches(tid)).sum();
+    let per_second = (after - before) as f64 / window.as_secs_f64();
+    println!(
+        "Idle connected client, {:?}: {} threads ({}), {} wake-ups in total = {per_second:.2} per second \
+         (server pings every 25 s included)",
+        window,
+        ours.len(),
+        ours.iter().map(|(_, name)| name.as_str()).collect::<Vec<_>>().join(", "),
+        after - before
+    );
+    client.close();
+    println!(
+        "Threads in the process: {threads_before} before the client, {} after close()",
+        task_names().len()
+    );
+}
+
+fn task_names() -> Vec<(String, String)> {
+    std::fs::read_dir("/proc/self/task")
+        .expect("Linux /proc")
+        .filter_map(Result::ok)
+        .map(|task| {
+            let tid = task.file_name().to_string_lossy().into_owned();
+            let name =
+                std::fs::read_to_string(task.path().join("comm")).unwrap_or_default().trim().to_string();
+            (tid, name)
+        })
+        .collect()
+}
+
+/// Voluntary plus involuntary context switches of one thread: each wake-up is at least one.
+fn switches(tid: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/self/task/{tid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .filter(|line| {
+            line.starts_with("voluntary_ctxt_switches") || line.starts_with("nonvoluntary_ctxt_switches")
+        })
+        .filter_map(|line| line.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .sum()
+}
