@@ -30,8 +30,17 @@ fn main() {
     println!("| protocol | participant | p50 µs | p99 µs | mean µs | p50 ratio to raw |");
     println!("|---|---|---|---|---|---|");
     for protocol in [Protocol::Json, Protocol::Protobuf] {
-        let raw = raw_round_trips(&server.ws_url(), protocol, rounds);
-        let ours = client_round_trips(&server.ws_url(), protocol, rounds);
+        // Alternate blocks of both participants, so that drift in the machine's speed (shared
+        // VMs drift by tens of percent within a minute) hits both alike.
+        let mut raw_participant = RawParticipant::new(&server.ws_url(), protocol);
+        let mut our_participant = OurParticipant::new(&server.ws_url(), protocol);
+        let (mut raw, mut ours) = (Vec::new(), Vec::new());
+        let block = rounds / BLOCKS;
+        for _ in 0..BLOCKS {
+            raw.extend((0..block).map(|_| raw_participant.round_trip()));
+            ours.extend((0..block).map(|_| our_participant.round_trip()));
+        }
+        our_participant.client.close();
         let raw_stats = Stats::of(raw);
         let our_stats = Stats::of(ours);
         println!("| {protocol:?} | raw tungstenite | {} | 1.00 |", raw_stats.row());
@@ -45,42 +54,58 @@ fn main() {
     idle_wakeups(&server.ws_url(), idle);
 }
 
-fn raw_round_trips(url: &str, protocol: Protocol, rounds: usize) -> Vec<Duration> {
-    let (mut connection, _) = RawConnection::connect(url, protocol, "");
-    let ping = || Command {
-        rpc: Some(RpcRequest { method: "ping".into(), ..Default::default() }),
-        ..Default::default()
-    };
-    for _ in 0..500 {
-        connection.request(ping());
-    }
-    (0..rounds)
-        .map(|_| {
-            let started = Instant::now();
-            let reply = connection.request(ping());
-            let elapsed = started.elapsed();
-            assert!(reply.rpc.is_some(), "the raw RPC succeeds");
-            elapsed
-        })
-        .collect()
+const BLOCKS: usize = 20;
+const WARM_UP: usize = 500;
+
+struct RawParticipant {
+    connection: RawConnection,
 }
 
-fn client_round_trips(url: &str, protocol: Protocol, rounds: usize) -> Vec<Duration> {
-    let client = Client::new(url, ClientConfig::default().protocol(protocol), NoopListener).expect("client");
-    client.connect().expect("connect");
-    client.ready(Duration::from_secs(10)).expect("connected");
-    for _ in 0..500 {
-        client.rpc("ping", Vec::new()).expect("warm-up RPC");
+impl RawParticipant {
+    fn new(url: &str, protocol: Protocol) -> RawParticipant {
+        let (connection, _) = RawConnection::connect(url, protocol, "");
+        let mut participant = RawParticipant { connection };
+        for _ in 0..WARM_UP {
+            participant.round_trip();
+        }
+        participant
     }
-    let samples = (0..rounds)
-        .map(|_| {
-            let started = Instant::now();
-            client.rpc("ping", Vec::new()).expect("RPC");
-            started.elapsed()
-        })
-        .collect();
-    client.close();
-    samples
+
+    fn round_trip(&mut self) -> Duration {
+        let command = Command {
+            rpc: Some(RpcRequest { method: "ping".into(), ..Default::default() }),
+            ..Default::default()
+        };
+        let started = Instant::now();
+        let reply = self.connection.request(command);
+        let elapsed = started.elapsed();
+        assert!(reply.rpc.is_some(), "the raw RPC succeeds");
+        elapsed
+    }
+}
+
+struct OurParticipant {
+    client: Client,
+}
+
+impl OurParticipant {
+    fn new(url: &str, protocol: Protocol) -> OurParticipant {
+        let client =
+            Client::new(url, ClientConfig::default().protocol(protocol), NoopListener).expect("client");
+        client.connect().expect("connect");
+        client.ready(Duration::from_secs(10)).expect("connected");
+        let mut participant = OurParticipant { client };
+        for _ in 0..WARM_UP {
+            participant.round_trip();
+        }
+        participant
+    }
+
+    fn round_trip(&mut self) -> Duration {
+        let started = Instant::now();
+        self.client.rpc("ping", Vec::new()).expect("RPC");
+        started.elapsed()
+    }
 }
 
 struct Stats {

@@ -5,9 +5,9 @@
 //! waits for input with a blocking `peek` on its own clone of the TCP socket, **outside** the
 //! socket lock. The peek also tells how many bytes arrived; the reader takes the lock, lets the
 //! WebSocket read exactly those bytes (the stream answers `WouldBlock` past that budget,
-//! without a system call), decodes every complete frame, and lets go. Writers (callers and the
-//! core thread) take the same lock and write at once; the socket stays in blocking mode,
-//! bounded by its write timeout. An idle connection costs no wake-ups at all: the reader sleeps
+//! without a system call), collects the complete frames, lets go, and only then decodes and
+//! delivers them. Writers (callers and the core thread) take the same lock and write at once;
+//! the socket stays in blocking mode, bounded by its write timeout. An idle connection costs no wake-ups at all: the reader sleeps
 //! in the kernel until the server sends something.
 
 use std::io::ErrorKind;
@@ -149,32 +149,39 @@ impl<R: Fn(TransportEvent)> Reader<'_, R> {
         }
     }
 
-    /// Reads the `arrived` bytes and every complete frame in them. `Some` when the connection
-    /// has ended.
+    /// Reads the `arrived` bytes and handles every complete frame in them. `Some` when the
+    /// connection has ended.
+    ///
+    /// Frames are only collected under the socket lock; they are decoded and delivered after
+    /// it is released, so that a caller woken by its reply can write its next command at once.
     fn drain(&self, arrived: usize, close_frame: &mut Option<(u16, String)>) -> Option<TransportEvent> {
-        let mut socket = self.connection.socket.lock();
-        socket.get_mut().allow_reads(arrived);
-        loop {
-            let message = match socket.read() {
-                Ok(message) => message,
-                Err(tungstenite::Error::Io(err)) if err.kind() == ErrorKind::WouldBlock => return None,
-                Err(err) => return Some(ended(err, close_frame)),
-            };
-            let frame = match message {
-                Message::Text(text) => Frame { kind: FrameKind::Text, data: Bytes::from(text) },
-                Message::Binary(data) => Frame { kind: FrameKind::Binary, data },
-                Message::Close(close) => {
-                    *close_frame = close.map(|close| (u16::from(close.code), close.reason.to_string()));
-                    continue;
+        let mut frames = Vec::new();
+        let end = {
+            let mut socket = self.connection.socket.lock();
+            socket.get_mut().allow_reads(arrived);
+            loop {
+                match socket.read() {
+                    Ok(Message::Text(text)) => {
+                        frames.push(Frame { kind: FrameKind::Text, data: Bytes::from(text) })
+                    }
+                    Ok(Message::Binary(data)) => frames.push(Frame { kind: FrameKind::Binary, data }),
+                    Ok(Message::Close(close)) => {
+                        *close_frame = close.map(|close| (u16::from(close.code), close.reason.to_string()));
+                    }
+                    Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_)) => {}
+                    Err(tungstenite::Error::Io(err)) if err.kind() == ErrorKind::WouldBlock => break None,
+                    Err(err) => break Some(ended(err, close_frame)),
                 }
-                Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
-            };
+            }
+        };
+        for frame in frames {
             let mut replies: Vec<Reply> = Vec::new();
             if let Err(err) = self.codec.decode(&frame, &mut replies) {
                 return Some(TransportEvent::ProtocolError(err.to_string()));
             }
             self.deliver(replies);
         }
+        end
     }
 
     /// Answers direct callers, forwards the rest to the core.

@@ -52,13 +52,14 @@ impl CallRoute {
         state.pending.drain().map(|(_, slot)| slot).collect()
     }
 
-    /// Registers a call with `id`; returns the connection to write it to, or `None` when the
-    /// route is closed (the call must go through the core).
-    pub(crate) fn register(&self, id: u32, slot: Slot) -> Option<Arc<Connection>> {
+    /// Registers a call with `id`; returns the connection to write it to and whether it is
+    /// the only call in flight, or `None` when the route is closed (the call must go through
+    /// the core).
+    pub(crate) fn register(&self, id: u32, slot: Slot) -> Option<(Arc<Connection>, bool)> {
         let mut state = self.state.lock();
         let connection = Arc::clone(&state.link.as_ref()?.1);
         state.pending.insert(id, slot);
-        Some(connection)
+        Some((connection, state.pending.len() == 1))
     }
 
     /// The current connection, for commands that expect no reply.
