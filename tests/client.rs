@@ -10,7 +10,8 @@ use centrifuge_blocking::{
     ClientConfig, ClientEvent, ClientState, Error, HistoryOptions, Protocol, TokenError, codes,
 };
 use centrifuge_test_harness::{
-    Centrifugo, Claims, HMAC_SECRET, RPC_FAIL_CODE, RPC_FAIL_MESSAGE, RPC_FAIL_METHOD, config, unused_port,
+    Centrifugo, Claims, HMAC_SECRET, RPC_FAIL_CODE, RPC_FAIL_MESSAGE, RPC_FAIL_METHOD, RPC_SLOW_METHOD,
+    config, slow_calls_started, unused_port,
 };
 use support::events::client;
 
@@ -41,6 +42,7 @@ in_both_protocols!(
     calls_made_while_connecting_succeed_once_connected,
     calls_while_disconnected_fail_at_once,
     concurrent_rpcs_from_eight_threads_are_all_answered,
+    a_call_in_flight_fails_once_when_the_server_disconnects,
 );
 
 fn config(protocol: Protocol) -> ClientConfig {
@@ -321,5 +323,31 @@ fn concurrent_rpcs_from_eight_threads_are_all_answered(protocol: Protocol) {
         .collect();
     let answered: usize = threads.into_iter().map(|thread| thread.join().unwrap()).sum();
     assert_eq!(answered, 104);
+    client.close();
+}
+
+fn a_call_in_flight_fails_once_when_the_server_disconnects(protocol: Protocol) {
+    let server = Centrifugo::shared();
+    let user = format!("in-flight-{protocol:?}");
+    let (client, events) = client(&server.ws_url(), config(protocol).token(user_token(&user)));
+    client.connect().unwrap();
+    events.connected();
+    let started_before = slow_calls_started();
+    let caller = {
+        let client = client.clone();
+        std::thread::spawn(move || client.rpc(RPC_SLOW_METHOD, "{}"))
+    };
+    // Wait (bounded) until the call has reached the backend, so it is surely in flight.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while slow_calls_started() == started_before {
+        assert!(std::time::Instant::now() < deadline, "the slow call never reached the backend");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    server.api().disconnect(&user, 4000, "come back").unwrap();
+    assert!(matches!(caller.join().unwrap(), Err(Error::ConnectionLost)));
+    // The close code survives whoever read it (the waiting caller reads for itself).
+    assert_eq!(events.connecting(), (4000, "come back".into()));
+    events.connected();
+    assert!(client.rpc("ping", Vec::new()).is_ok());
     client.close();
 }

@@ -1,23 +1,39 @@
-//! One connection: its reader thread, and the handle the core thread writes through.
+//! One connection: its reader thread, the write path, and how a waiting caller reads.
 //!
 //! A tungstenite `WebSocket` cannot be split, and a TLS stream cannot be read and written from
-//! two threads at once, yet a write must never wait for a read to time out. So the reader
-//! waits for input with a blocking `peek` on its own clone of the TCP socket, **outside** the
-//! socket lock. The peek also tells how many bytes arrived; the reader takes the lock, lets the
-//! WebSocket read exactly those bytes (the stream answers `WouldBlock` past that budget,
-//! without a system call), collects the complete frames, lets go, and only then decodes and
-//! delivers them. Writers (callers and the core thread) take the same lock and write at once;
-//! the socket stays in blocking mode, bounded by its write timeout. An idle connection costs no wake-ups at all: the reader sleeps
-//! in the kernel until the server sends something.
+//! two threads at once, yet a write must never wait for a read to time out:
+//!
+//! - **Waiting outside the lock.** Whoever reads waits for input with a blocking `peek` on the
+//!   TCP socket, holding no lock. The peek also says how many bytes arrived; the reader then
+//!   takes the socket lock, lets the WebSocket read exactly those bytes (the stream answers
+//!   `WouldBlock` past that budget, without a system call), collects the complete frames, lets
+//!   go, and only then decodes and delivers them. Writers take the same lock and write at
+//!   once; the socket stays in blocking mode, bounded by its write timeout.
+//! - **No polling.** An idle connection costs no wake-ups: the reader thread sleeps in the
+//!   kernel until the server sends something.
+//! - **A lone caller reads for itself.** Handing a reply from the reader thread to a sleeping
+//!   caller costs a second thread wake-up, which on a virtual machine is longer than the
+//!   server's own work. So a caller whose call is the only one in flight takes the *reading
+//!   turn*: it peeks on the socket itself and drains, delivering everything it reads exactly
+//!   as the reader thread would (its own reply included). While callers keep taking the turn
+//!   the reader thread stays parked, checking every [`PARKED_CHECK`] whether the turn has been
+//!   left alone for that long; then it takes over again. Pushes that arrive while no call is
+//!   in flight can so wait up to that long, and only right after a burst of calls.
+//!
+//! Invariants: one thread drains at a time (`thread_draining`, `caller_reading`); a peek made
+//! before another thread's drain is never trusted (the turn's `epoch`); a caller's peek always
+//! has a read timeout, a reader-thread peek never does (`caller_timeout_set`, changed only
+//! under the turn lock while no caller reads); only the reader thread reports the end of the
+//! connection (a caller that sees it leaves it in `ended`).
 
 use std::io::ErrorKind;
 use std::net::{Shutdown, TcpStream};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use crossbeam_channel::Sender;
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 use tungstenite::error::ProtocolError;
 use tungstenite::{Message, Utf8Bytes};
 
@@ -29,16 +45,52 @@ use crate::error::TransportError;
 use crate::protocol::Reply;
 use crate::transport::{self, DialControl, Socket, TransportConfig};
 
-/// How many arrived bytes one peek reports at most (more simply take another round).
-const PEEK_BUFFER: usize = 64 * 1024;
+/// How many arrived bytes the reader thread's peek reports at most (more take another round).
+const READER_PEEK: usize = 64 * 1024;
+
+/// The same for a caller reading its own reply (on its stack).
+const CALLER_PEEK: usize = 4 * 1024;
+
+/// How often a caller's peek wakes up to check its deadline.
+const CALLER_PEEK_TIMEOUT: Duration = Duration::from_millis(50);
+
+/// How often the parked reader thread checks whether callers still use the turn.
+const PARKED_CHECK: Duration = Duration::from_millis(2);
 
 /// How long a graceful close waits for the socket lock before skipping the close frame.
 const CLOSE_LOCK_WAIT: Duration = Duration::from_millis(50);
 
-/// The write side of a connection.
+/// The socket and what the reading side remembers between drains.
+struct SocketState {
+    socket: Socket,
+    /// The server's close frame, reported once the stream ends.
+    close_frame: Option<(u16, String)>,
+}
+
+/// Who may read, and what readers must know about each other.
+#[derive(Default)]
+struct Turn {
+    caller_reading: bool,
+    thread_draining: bool,
+    /// A caller took the turn since the reader thread last looked.
+    used_by_caller: bool,
+    /// Bumped whenever a caller hands the turn back: peeks from before are stale.
+    epoch: u64,
+    /// The socket carries the callers' read timeout.
+    caller_timeout_set: bool,
+    /// How the connection ended, when a caller saw it end.
+    ended: Option<TransportEvent>,
+}
+
+/// One WebSocket connection, shared by its reader thread, the core thread and callers.
 pub(crate) struct Connection {
-    socket: Mutex<Socket>,
+    generation: u64,
+    state: Mutex<SocketState>,
     tcp: TcpStream,
+    codec: Codec,
+    to_core: Sender<Input>,
+    turn: Mutex<Turn>,
+    turn_left: Condvar,
 }
 
 impl Connection {
@@ -51,20 +103,190 @@ impl Connection {
             ),
             FrameKind::Binary => Message::Binary(frame.data),
         };
-        self.socket.lock().send(message).map_err(|err| TransportError::with_source("write failed", err))
+        self.state.lock().socket.send(message).map_err(|err| TransportError::with_source("write failed", err))
     }
 
     /// Closes the connection: a close frame if the socket is free right now, then a shutdown,
-    /// which also wakes the reader.
+    /// which also wakes whoever waits in a peek.
     pub(crate) fn close(&self) {
-        if let Some(mut socket) = self.socket.try_lock_for(CLOSE_LOCK_WAIT) {
+        if let Some(mut state) = self.state.try_lock_for(CLOSE_LOCK_WAIT) {
             if self.tcp.set_nonblocking(true).is_ok() {
-                let _ = socket.close(None);
-                let _ = socket.flush();
+                let _ = state.socket.close(None);
+                let _ = state.socket.flush();
                 let _ = self.tcp.set_nonblocking(false);
             }
         }
         let _ = self.tcp.shutdown(Shutdown::Both);
+    }
+
+    /// Reads on behalf of a lone caller until `answered` says its answer has arrived or
+    /// `deadline` passes. Does nothing when the turn is taken (then the reader thread, or the
+    /// caller that reads, delivers the answer as usual).
+    pub(crate) fn read_for_caller(&self, route: &CallRoute, deadline: Instant, answered: impl Fn() -> bool) {
+        {
+            let mut turn = self.turn.lock();
+            if turn.caller_reading || turn.thread_draining || turn.ended.is_some() {
+                return;
+            }
+            if !turn.caller_timeout_set {
+                if self.tcp.set_read_timeout(Some(CALLER_PEEK_TIMEOUT)).is_err() {
+                    return;
+                }
+                turn.caller_timeout_set = true;
+            }
+            turn.caller_reading = true;
+            turn.used_by_caller = true;
+        }
+        let mut ended = None;
+        let mut scratch = [0u8; CALLER_PEEK];
+        while !answered() && Instant::now() < deadline {
+            let arrived = match self.tcp.peek(&mut scratch) {
+                Ok(0) => usize::MAX,
+                Ok(bytes) => bytes,
+                Err(err) if is_retry(&err) => continue,
+                Err(err) => {
+                    ended = Some(read_failed(err, &mut self.state.lock().close_frame));
+                    break;
+                }
+            };
+            if let Some(end) = self.drain(arrived, route) {
+                ended = Some(end);
+                break;
+            }
+        }
+        let mut turn = self.turn.lock();
+        turn.caller_reading = false;
+        turn.epoch += 1;
+        if ended.is_some() {
+            turn.ended = ended;
+            self.turn_left.notify_all();
+        }
+    }
+
+    /// The reader thread's loop: read until the connection ends; returns how it ended.
+    fn read_until_closed(&self, route: &CallRoute) -> TransportEvent {
+        let mut scratch = vec![0u8; READER_PEEK];
+        // The first drain reads nothing from the socket but handles frames that arrived
+        // together with the handshake response and already sit in tungstenite's buffer.
+        let mut arrived = 0;
+        let mut epoch = self.turn.lock().epoch;
+        loop {
+            let ours = {
+                let mut turn = self.turn.lock();
+                if let Some(end) = turn.ended.take() {
+                    return end;
+                }
+                if turn.epoch != epoch {
+                    // A caller drained since our peek: what it counted may be gone.
+                    arrived = 0;
+                }
+                turn.thread_draining = !turn.caller_reading;
+                turn.thread_draining
+            };
+            if ours {
+                let drained = self.drain(arrived, route);
+                self.turn.lock().thread_draining = false;
+                if let Some(end) = drained {
+                    return end;
+                }
+            }
+            epoch = match self.wait_for_turn() {
+                Ok(epoch) => epoch,
+                Err(end) => return end,
+            };
+            arrived = match self.tcp.peek(&mut scratch) {
+                // End of stream: the next drain lets the WebSocket see it.
+                Ok(0) => usize::MAX,
+                Ok(bytes) => bytes,
+                // WouldBlock: a caller's read timeout came along, or `close` switched the
+                // socket for a moment; look again.
+                Err(err) if is_retry(&err) => 0,
+                Err(err) => return read_failed(err, &mut self.state.lock().close_frame),
+            };
+        }
+    }
+
+    /// Parks the reader thread while callers use the turn; returns the epoch to peek at, or
+    /// how the connection ended.
+    fn wait_for_turn(&self) -> Result<u64, TransportEvent> {
+        let mut turn = self.turn.lock();
+        loop {
+            if let Some(end) = turn.ended.take() {
+                return Err(end);
+            }
+            if !turn.caller_reading && !turn.used_by_caller {
+                break;
+            }
+            turn.used_by_caller = false;
+            self.turn_left.wait_for(&mut turn, PARKED_CHECK);
+        }
+        if turn.caller_timeout_set {
+            // Our own peeks wait without a timeout; no caller reads right now.
+            if self.tcp.set_read_timeout(None).is_ok() {
+                turn.caller_timeout_set = false;
+            }
+        }
+        Ok(turn.epoch)
+    }
+
+    /// Reads the `arrived` bytes and handles every complete frame in them. `Some` when the
+    /// connection has ended.
+    ///
+    /// Frames are only collected under the socket lock; they are decoded and delivered after
+    /// it is released, so that a caller woken by its reply can write its next command at once.
+    fn drain(&self, arrived: usize, route: &CallRoute) -> Option<TransportEvent> {
+        let mut frames = Vec::new();
+        let end = {
+            let mut state = self.state.lock();
+            let state = &mut *state;
+            state.socket.get_mut().allow_reads(arrived);
+            loop {
+                match state.socket.read() {
+                    Ok(Message::Text(text)) => {
+                        frames.push(Frame { kind: FrameKind::Text, data: Bytes::from(text) })
+                    }
+                    Ok(Message::Binary(data)) => frames.push(Frame { kind: FrameKind::Binary, data }),
+                    Ok(Message::Close(close)) => {
+                        state.close_frame =
+                            close.map(|close| (u16::from(close.code), close.reason.to_string()));
+                    }
+                    Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_)) => {}
+                    Err(tungstenite::Error::Io(err)) if err.kind() == ErrorKind::WouldBlock => break None,
+                    Err(err) => break Some(ended(err, &mut state.close_frame)),
+                }
+            }
+        };
+        for frame in frames {
+            let mut replies: Vec<Reply> = Vec::new();
+            if let Err(err) = self.codec.decode(&frame, &mut replies) {
+                return Some(TransportEvent::ProtocolError(err.to_string()));
+            }
+            self.deliver(replies, route);
+        }
+        end
+    }
+
+    /// Answers direct callers, forwards the rest to the core.
+    fn deliver(&self, mut replies: Vec<Reply>, route: &CallRoute) {
+        replies.retain_mut(|reply| {
+            if reply.id == 0 {
+                return true;
+            }
+            match route.take(reply.id) {
+                Some(slot) => {
+                    let _ = slot.send(call_result(std::mem::take(reply)));
+                    false
+                }
+                None => true,
+            }
+        });
+        if !replies.is_empty() {
+            self.report(TransportEvent::Frame(replies));
+        }
+    }
+
+    fn report(&self, event: TransportEvent) {
+        let _ = self.to_core.send(Input::Transport { generation: self.generation, event });
     }
 }
 
@@ -83,124 +305,33 @@ pub(crate) fn run(
     match transport::dial(transport, control) {
         Err(error) => report(TransportEvent::DialFailed(error)),
         Ok(dialed) => {
-            let probe = dialed.tcp;
-            let writer_tcp = match probe.try_clone() {
-                Ok(tcp) => tcp,
-                Err(err) => {
-                    report(TransportEvent::DialFailed(TransportError::with_source(
-                        "cannot clone the socket",
-                        err,
-                    )));
-                    report(TransportEvent::Ended);
-                    return;
-                }
-            };
-            let connection = Arc::new(Connection { socket: Mutex::new(dialed.socket), tcp: writer_tcp });
+            let connection = Arc::new(Connection {
+                generation,
+                state: Mutex::new(SocketState { socket: dialed.socket, close_frame: None }),
+                tcp: dialed.tcp,
+                codec,
+                to_core: to_core.clone(),
+                turn: Mutex::new(Turn::default()),
+                turn_left: Condvar::new(),
+            });
             report(TransportEvent::Opened(Arc::clone(&connection)));
-            let reader = Reader { connection: &connection, codec, route, report: &report };
-            let outcome = reader.read_until_closed(&probe);
+            let outcome = connection.read_until_closed(route);
             report(outcome);
-            let _ = probe.shutdown(Shutdown::Both);
+            let _ = connection.tcp.shutdown(Shutdown::Both);
         }
     }
     report(TransportEvent::Ended);
 }
 
-/// The reading side of one connection.
-struct Reader<'a, R: Fn(TransportEvent)> {
-    connection: &'a Connection,
-    codec: Codec,
-    route: &'a CallRoute,
-    report: &'a R,
+/// Errors of a peek that only mean "look again".
+fn is_retry(err: &std::io::Error) -> bool {
+    matches!(err.kind(), ErrorKind::Interrupted | ErrorKind::WouldBlock | ErrorKind::TimedOut)
 }
 
-impl<R: Fn(TransportEvent)> Reader<'_, R> {
-    /// Reads frames until the connection ends; returns how it ended.
-    fn read_until_closed(&self, probe: &TcpStream) -> TransportEvent {
-        let mut close_frame = None;
-        let mut scratch = vec![0u8; PEEK_BUFFER];
-        let mut arrived = 0;
-        loop {
-            // Frames may already sit in tungstenite's buffer (read along with the handshake),
-            // so the first drain comes before any wait.
-            if let Some(end) = self.drain(arrived, &mut close_frame) {
-                return end;
-            }
-            match probe.peek(&mut scratch) {
-                // End of stream: one more drain lets the WebSocket see it, then it is over.
-                Ok(0) => {
-                    return self
-                        .drain(usize::MAX, &mut close_frame)
-                        .unwrap_or(TransportEvent::Closed { close: close_frame, error: None });
-                }
-                Ok(bytes) => arrived = bytes,
-                // WouldBlock: `Connection::close` switched the socket for its close frame; the
-                // shutdown that follows ends the wait.
-                Err(err) if matches!(err.kind(), ErrorKind::Interrupted | ErrorKind::WouldBlock) => {
-                    arrived = 0
-                }
-                Err(err) => {
-                    return TransportEvent::Closed {
-                        close: close_frame,
-                        error: Some(TransportError::with_source("read failed", err)),
-                    };
-                }
-            }
-        }
-    }
-
-    /// Reads the `arrived` bytes and handles every complete frame in them. `Some` when the
-    /// connection has ended.
-    ///
-    /// Frames are only collected under the socket lock; they are decoded and delivered after
-    /// it is released, so that a caller woken by its reply can write its next command at once.
-    fn drain(&self, arrived: usize, close_frame: &mut Option<(u16, String)>) -> Option<TransportEvent> {
-        let mut frames = Vec::new();
-        let end = {
-            let mut socket = self.connection.socket.lock();
-            socket.get_mut().allow_reads(arrived);
-            loop {
-                match socket.read() {
-                    Ok(Message::Text(text)) => {
-                        frames.push(Frame { kind: FrameKind::Text, data: Bytes::from(text) })
-                    }
-                    Ok(Message::Binary(data)) => frames.push(Frame { kind: FrameKind::Binary, data }),
-                    Ok(Message::Close(close)) => {
-                        *close_frame = close.map(|close| (u16::from(close.code), close.reason.to_string()));
-                    }
-                    Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_)) => {}
-                    Err(tungstenite::Error::Io(err)) if err.kind() == ErrorKind::WouldBlock => break None,
-                    Err(err) => break Some(ended(err, close_frame)),
-                }
-            }
-        };
-        for frame in frames {
-            let mut replies: Vec<Reply> = Vec::new();
-            if let Err(err) = self.codec.decode(&frame, &mut replies) {
-                return Some(TransportEvent::ProtocolError(err.to_string()));
-            }
-            self.deliver(replies);
-        }
-        end
-    }
-
-    /// Answers direct callers, forwards the rest to the core.
-    fn deliver(&self, mut replies: Vec<Reply>) {
-        replies.retain_mut(|reply| {
-            if reply.id == 0 {
-                return true;
-            }
-            match self.route.take(reply.id) {
-                Some(slot) => {
-                    let _ = slot.send(call_result(std::mem::take(reply)));
-                    false
-                }
-                None => true,
-            }
-        });
-        if !replies.is_empty() {
-            (self.report)(TransportEvent::Frame(replies));
-        }
+fn read_failed(err: std::io::Error, close_frame: &mut Option<(u16, String)>) -> TransportEvent {
+    TransportEvent::Closed {
+        close: close_frame.take(),
+        error: Some(TransportError::with_source("read failed", err)),
     }
 }
 

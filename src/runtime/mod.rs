@@ -176,8 +176,10 @@ impl Runtime {
                         return Err(err);
                     }
                 }
-                let early = if alone { wait_briefly(&answer) } else { None };
-                return match early.map_or_else(|| answer.recv_deadline(deadline), Ok) {
+                if alone {
+                    connection.read_for_caller(&self.route, deadline, || !answer.is_empty());
+                }
+                return match answer.recv_deadline(deadline) {
                     Ok(result) => result,
                     Err(_) if self.route.take(id).is_some() => Err(Error::Timeout),
                     // Taken by the reader or the core: the answer is on its way.
@@ -249,26 +251,6 @@ impl Drop for Runtime {
     fn drop(&mut self) {
         // The last handle is gone: ask the threads to stop, wait for nothing.
         let _ = self.inputs.send(Input::Close);
-    }
-}
-
-/// How long a lone caller keeps its CPU while its reply is on the way, before sleeping.
-const EAGER_WAIT: Duration = Duration::from_micros(300);
-
-/// Waits for an answer without sleeping, for at most [`EAGER_WAIT`]. A round trip on a local
-/// network is shorter than that, while waking a sleeping thread costs more than the server's
-/// own work on a virtual machine (its CPU has to be woken too). Yields between checks, so
-/// threads with work (the reader, a server on the same host) go first. Only the lone call in
-/// flight waits like this; concurrent callers sleep at once and leave the CPU to each other.
-fn wait_briefly(answer: &crossbeam_channel::Receiver<Result<Reply, Error>>) -> Option<Result<Reply, Error>> {
-    let until = Instant::now() + EAGER_WAIT;
-    loop {
-        match answer.try_recv() {
-            Ok(result) => return Some(result),
-            Err(crossbeam_channel::TryRecvError::Disconnected) => return None,
-            Err(crossbeam_channel::TryRecvError::Empty) if Instant::now() >= until => return None,
-            Err(crossbeam_channel::TryRecvError::Empty) => std::thread::yield_now(),
-        }
     }
 }
 

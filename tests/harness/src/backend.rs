@@ -4,6 +4,7 @@
 //! except [`RPC_FAIL_METHOD`], which answers with the application error [`RPC_FAIL_CODE`].
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 
 use serde::Deserialize;
@@ -16,6 +17,17 @@ pub const RPC_FAIL_METHOD: &str = "fail";
 pub const RPC_FAIL_CODE: u32 = 1042;
 /// The error message that goes with [`RPC_FAIL_CODE`].
 pub const RPC_FAIL_MESSAGE: &str = "failed on purpose";
+/// The RPC method the backend answers only after [`RPC_SLOW_DELAY`] (an echo).
+pub const RPC_SLOW_METHOD: &str = "slow";
+/// How long [`RPC_SLOW_METHOD`] takes.
+pub const RPC_SLOW_DELAY: std::time::Duration = std::time::Duration::from_millis(1500);
+
+static SLOW_CALLS: AtomicUsize = AtomicUsize::new(0);
+
+/// How many [`RPC_SLOW_METHOD`] calls have reached any backend of this process so far.
+pub fn slow_calls_started() -> usize {
+    SLOW_CALLS.load(Ordering::SeqCst)
+}
 
 /// A running backend on a free 127.0.0.1 port; stops when dropped.
 pub struct RpcBackend {
@@ -80,6 +92,10 @@ fn answer(url: &str, body: &str) -> String {
         Ok(request) => request,
         Err(err) => return error(format!("bad request body: {err}")),
     };
+    if request.method == RPC_SLOW_METHOD {
+        SLOW_CALLS.fetch_add(1, Ordering::SeqCst);
+        std::thread::sleep(RPC_SLOW_DELAY);
+    }
     if request.method == RPC_FAIL_METHOD {
         return json!({ "error": { "code": RPC_FAIL_CODE, "message": RPC_FAIL_MESSAGE } }).to_string();
     }

@@ -20,7 +20,10 @@ pub mod config;
 mod jwt;
 
 pub use api::{ApiError, ServerApi};
-pub use backend::{RPC_FAIL_CODE, RPC_FAIL_MESSAGE, RPC_FAIL_METHOD, RpcBackend};
+pub use backend::{
+    RPC_FAIL_CODE, RPC_FAIL_MESSAGE, RPC_FAIL_METHOD, RPC_SLOW_DELAY, RPC_SLOW_METHOD, RpcBackend,
+    slow_calls_started,
+};
 pub use centrifugo::{Centrifugo, unused_port};
 pub use jwt::Claims;
 
