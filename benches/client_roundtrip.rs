@@ -23,7 +23,7 @@ fn main() {
     let idle = if quick { Duration::from_secs(5) } else { Duration::from_secs(30) };
     let server = Centrifugo::start();
     println!(
-        "Centrifugo on {} · {rounds} sequential RPCs per participant, after 500 warm-up",
+        "Centrifugo on {} · {rounds} sequential RPCs per participant in {BLOCKS} alternating blocks, after {WARM_UP} warm-up",
         server.ws_url()
     );
     println!();
