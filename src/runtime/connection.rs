@@ -26,7 +26,7 @@
 //! under the turn lock while no caller reads); only the reader thread reports the end of the
 //! connection (a caller that sees it leaves it in `ended`).
 
-use std::io::ErrorKind;
+use std::io::{ErrorKind, Write};
 use std::net::{Shutdown, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -34,8 +34,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use crossbeam_channel::Sender;
 use parking_lot::{Condvar, Mutex};
+use tungstenite::Message;
 use tungstenite::error::ProtocolError;
-use tungstenite::{Message, Utf8Bytes};
 
 use super::route::CallRoute;
 use super::{Input, TransportEvent};
@@ -43,7 +43,7 @@ use crate::codec::{Codec, Frame, FrameKind};
 use crate::core::call_result;
 use crate::error::TransportError;
 use crate::protocol::Reply;
-use crate::transport::{self, DialControl, Socket, TransportConfig};
+use crate::transport::{self, DialControl, Opcode, Socket, TransportConfig, encode_client_frame, new_mask};
 
 /// How many arrived bytes the reader thread's peek reports at most (more take another round).
 const READER_PEEK: usize = 64 * 1024;
@@ -63,6 +63,8 @@ const CLOSE_LOCK_WAIT: Duration = Duration::from_millis(50);
 /// The socket and what the reading side remembers between drains.
 struct SocketState {
     socket: Socket,
+    /// Reused for encoding outgoing frames.
+    write_buffer: Vec<u8>,
     /// The server's close frame, reported once the stream ends.
     close_frame: Option<(u16, String)>,
 }
@@ -94,16 +96,24 @@ pub(crate) struct Connection {
 }
 
 impl Connection {
-    /// Writes one frame.
+    /// Writes one frame (encoded here, not by tungstenite, which would log its payload; see
+    /// `transport::frame`).
     pub(crate) fn send(&self, frame: Frame) -> Result<(), TransportError> {
-        let message = match frame.kind {
-            FrameKind::Text => Message::Text(
-                Utf8Bytes::try_from(frame.data)
-                    .map_err(|err| TransportError::with_source("JSON frame is not UTF-8", err))?,
-            ),
-            FrameKind::Binary => Message::Binary(frame.data),
+        let opcode = match frame.kind {
+            FrameKind::Text => Opcode::Text,
+            FrameKind::Binary => Opcode::Binary,
         };
-        self.state.lock().socket.send(message).map_err(|err| TransportError::with_source("write failed", err))
+        let mut state = self.state.lock();
+        let state = &mut *state;
+        // Whatever tungstenite queued itself (a pong, a close reply) goes first.
+        state.socket.flush().map_err(|err| TransportError::with_source("write failed", err))?;
+        state.write_buffer.clear();
+        encode_client_frame(opcode, &frame.data, new_mask(), &mut state.write_buffer);
+        let stream = state.socket.get_mut();
+        stream
+            .write_all(&state.write_buffer)
+            .and_then(|()| stream.flush())
+            .map_err(|err| TransportError::with_source("write failed", err))
     }
 
     /// Closes the connection: a close frame if the socket is free right now, then a shutdown,
@@ -307,7 +317,11 @@ pub(crate) fn run(
         Ok(dialed) => {
             let connection = Arc::new(Connection {
                 generation,
-                state: Mutex::new(SocketState { socket: dialed.socket, close_frame: None }),
+                state: Mutex::new(SocketState {
+                    socket: dialed.socket,
+                    write_buffer: Vec::new(),
+                    close_frame: None,
+                }),
                 tcp: dialed.tcp,
                 codec,
                 to_core: to_core.clone(),

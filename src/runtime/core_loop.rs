@@ -119,7 +119,10 @@ impl CoreLoop {
             TransportEvent::DialFailed(error) => self.core.dial_failed(generation, error, now),
             TransportEvent::Frame(replies) => self.core.frame(generation, replies, now),
             TransportEvent::ProtocolError(what) => self.core.protocol_error(generation, what),
-            TransportEvent::Closed { close, error } => self.core.closed(generation, close, error, now),
+            TransportEvent::Closed { close, error } => {
+                log::debug!("connection {generation}: ended (close frame {close:?})");
+                self.core.closed(generation, close, error, now)
+            }
             TransportEvent::Ended => {
                 if let Some(entry) = self.connections.remove(&generation) {
                     // The thread sends Ended as its very last act: this join is immediate.
@@ -156,7 +159,10 @@ impl CoreLoop {
                 }
                 Effect::Close { generation } => self.close_connection(generation),
                 Effect::FetchToken { attempt } => self.fetch_token(attempt),
-                Effect::Emit(event) => self.lanes.client_event(event),
+                Effect::Emit(event) => {
+                    log_event(&event);
+                    self.lanes.client_event(event);
+                }
                 Effect::Complete { slot, result } => {
                     // The caller may have given up waiting; that is fine.
                     let _ = slot.send(result);
@@ -193,6 +199,7 @@ impl CoreLoop {
     }
 
     fn dial(&mut self, generation: u64) {
+        log::debug!("connection {generation}: dialing {}", self.transport.target());
         let control = Arc::new(DialControl::default());
         let transport = Arc::clone(&self.transport);
         let codec = self.codec;
@@ -277,5 +284,18 @@ impl CoreLoop {
                 self.shutdown_bound
             );
         }
+    }
+}
+
+/// One log line per state event; errors at `warn`. Never a token: events carry none.
+fn log_event(event: &ClientEvent) {
+    match event {
+        ClientEvent::Connecting(event) => log::info!("connecting: {} {}", event.code(), event.reason()),
+        ClientEvent::Connected(event) => {
+            log::info!("connected: client id {}, server {}", event.client_id(), event.version())
+        }
+        ClientEvent::Disconnected(event) => log::info!("disconnected: {} {}", event.code(), event.reason()),
+        ClientEvent::Error(event) => log::warn!("{}", event.error()),
+        ClientEvent::Message(_) => log::trace!("server message"),
     }
 }

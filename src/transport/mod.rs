@@ -6,6 +6,7 @@
 //! bounded by the timeout). It knows nothing of Centrifugo commands.
 
 mod endpoint;
+mod frame;
 mod proxy;
 mod stream;
 
@@ -22,6 +23,7 @@ use tungstenite::protocol::WebSocketConfig;
 use crate::config::{ClientConfig, Protocol, RootCertificate};
 use crate::error::{Error, TransportError};
 pub(crate) use endpoint::Endpoint;
+pub(crate) use frame::{Opcode, encode_client_frame, new_mask};
 use stream::BudgetedTcp;
 pub(crate) use stream::Stream;
 
@@ -62,6 +64,12 @@ impl TransportConfig {
             tls,
             proxy: config.proxy.clone(),
         })
+    }
+
+    /// Where the client dials, for logs: `host:port`, never the path or query (which may
+    /// carry secrets).
+    pub(crate) fn target(&self) -> String {
+        format!("{}:{}", self.endpoint.host, self.endpoint.port)
     }
 
     pub(crate) fn protocol(&self) -> Protocol {

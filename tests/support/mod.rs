@@ -3,4 +3,5 @@
 #![allow(dead_code)] // Each test file uses a different subset.
 
 pub mod events;
+pub mod fake_server;
 pub mod raw;

@@ -1,0 +1,141 @@
+//! What a real server will not do on demand, from a scripted fake server: silence, garbage,
+//! odd close codes, pushes at will, replies that never come.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use centrifuge_blocking::unversioned::{FrameKind, Message, Push, Reply};
+use centrifuge_blocking::{ClientConfig, ClientEvent, ClientState, Error, Protocol, codes};
+use support::events::client;
+use support::fake_server::{FakeServer, connect_result};
+
+macro_rules! in_both_protocols {
+    ($($name:ident),* $(,)?) => {
+        mod json {
+            $( #[test] fn $name() { super::$name(super::Protocol::Json) } )*
+        }
+        mod protobuf {
+            $( #[test] fn $name() { super::$name(super::Protocol::Protobuf) } )*
+        }
+    };
+}
+
+in_both_protocols!(
+    a_server_that_stops_pinging_is_left_with_code_2,
+    a_malformed_frame_is_a_bad_protocol_disconnect,
+    close_code_1009_stops_with_code_3,
+    a_message_push_reaches_on_message,
+    a_server_that_never_answers_makes_calls_time_out,
+);
+
+fn config(protocol: Protocol) -> ClientConfig {
+    ClientConfig::default()
+        .protocol(protocol)
+        .min_reconnect_delay(Duration::from_millis(20))
+        .max_reconnect_delay(Duration::from_millis(100))
+}
+
+fn a_server_that_stops_pinging_is_left_with_code_2(protocol: Protocol) {
+    let server = FakeServer::start(protocol, |index, mut connection| {
+        // Announces pings every second, then never sends one.
+        connection.accept_connect(connect_result(&format!("silent-{index}"), 1));
+        connection.idle_until_gone();
+    });
+    let (client, events) =
+        client(&server.url(), config(protocol).max_server_ping_delay(Duration::from_millis(300)));
+    client.connect().unwrap();
+    assert_eq!(events.connected(), "silent-0");
+    let lost_at = Instant::now();
+    assert_eq!(events.connecting(), (codes::NO_PING, "no ping".into()));
+    assert_eq!(events.connected(), "silent-1", "the client reconnects by itself");
+    assert!(lost_at.elapsed() < Duration::from_secs(5));
+    client.close();
+}
+
+fn a_malformed_frame_is_a_bad_protocol_disconnect(protocol: Protocol) {
+    let server = FakeServer::start(protocol, move |_, mut connection| {
+        connection.accept_connect(connect_result("c", 0));
+        let (kind, garbage) = match protocol {
+            Protocol::Json => (FrameKind::Text, Bytes::from_static(b"{\"push\":{\"channel\":")),
+            Protocol::Protobuf => (FrameKind::Binary, Bytes::from_static(&[0x05, 0x22, 0x01])),
+        };
+        connection.send_frame(kind, garbage);
+        connection.idle_until_gone();
+    });
+    let (client, events) = client(&server.url(), config(protocol));
+    client.connect().unwrap();
+    events.connected();
+    assert!(matches!(events.error(), Error::Protocol(_)));
+    assert_eq!(events.disconnected(), (codes::BAD_PROTOCOL, "bad protocol".into()));
+    assert_eq!(client.state(), ClientState::Disconnected);
+    let later = events.within(Duration::from_millis(300));
+    assert!(
+        !later.iter().any(|event| matches!(event, ClientEvent::Connecting(_))),
+        "no reconnect: {later:?}"
+    );
+    client.close();
+}
+
+fn close_code_1009_stops_with_code_3(protocol: Protocol) {
+    let server = FakeServer::start(protocol, |_, mut connection| {
+        connection.accept_connect(connect_result("c", 0));
+        connection.close(1009, "message too big");
+    });
+    let (client, events) = client(&server.url(), config(protocol));
+    client.connect().unwrap();
+    events.connected();
+    assert_eq!(events.disconnected(), (codes::MESSAGE_SIZE_LIMIT, "message size limit exceeded".into()));
+    assert_eq!(client.state(), ClientState::Disconnected);
+    client.close();
+}
+
+fn a_message_push_reaches_on_message(protocol: Protocol) {
+    let server = FakeServer::start(protocol, |_, mut connection| {
+        connection.accept_connect(connect_result("c", 0));
+        let push = Push {
+            message: Some(Message { data: Bytes::from_static(br#"{"note":"from the server"}"#) }),
+            ..Default::default()
+        };
+        connection.reply(&[Reply { push: Some(push), ..Default::default() }]);
+        connection.idle_until_gone();
+    });
+    let (client, events) = client(&server.url(), config(protocol));
+    client.connect().unwrap();
+    events.connected();
+    let data = events.until("message event", |event| match event {
+        ClientEvent::Message(message) => Some(message.data().to_vec()),
+        _ => None,
+    });
+    assert_eq!(data, br#"{"note":"from the server"}"#);
+    client.close();
+}
+
+fn a_server_that_never_answers_makes_calls_time_out(protocol: Protocol) {
+    let server = FakeServer::start(protocol, |_, mut connection| {
+        connection.accept_connect(connect_result("c", 0));
+        // Reads every command, answers none.
+        connection.idle_until_gone();
+    });
+    let timeout = Duration::from_millis(300);
+    let (client, events) = client(&server.url(), config(protocol).timeout(timeout));
+    client.connect().unwrap();
+    events.connected();
+    let started = Instant::now();
+    assert!(matches!(client.rpc("anything", "{}"), Err(Error::Timeout)));
+    let took = started.elapsed();
+    assert!(took >= timeout && took < timeout + Duration::from_secs(1), "took {took:?}");
+    // Concurrent calls time out too, each once.
+    let callers: Vec<_> = (0..4)
+        .map(|_| {
+            let client = client.clone();
+            std::thread::spawn(move || client.publish("ch", "{}"))
+        })
+        .collect();
+    for caller in callers {
+        assert!(matches!(caller.join().unwrap(), Err(Error::Timeout)));
+    }
+    assert_eq!(client.state(), ClientState::Connected, "a slow server is not a dead one");
+    client.close();
+}

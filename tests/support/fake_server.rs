@@ -1,0 +1,165 @@
+//! A scripted fake Centrifugo, for what the real one will not do on demand: malformed frames,
+//! silence, odd close codes.
+//!
+//! Each accepted connection runs the script on its own thread with a [`FakeConnection`] and
+//! the connection's index (0 for the first the client made, 1 after its first reconnect, …).
+//! The server listens on 127.0.0.1:0 and stops accepting when dropped.
+
+use std::net::{TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use bytes::Bytes;
+use centrifuge_blocking::Protocol;
+use centrifuge_blocking::unversioned::{Codec, Command, ConnectResult, Frame, FrameKind, Reply};
+use tungstenite::handshake::server::{ErrorResponse, Request, Response};
+use tungstenite::protocol::CloseFrame;
+use tungstenite::protocol::frame::coding::CloseCode;
+use tungstenite::{Message, Utf8Bytes, WebSocket};
+
+/// How long a script waits for the client before failing.
+const SCRIPT_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub struct FakeServer {
+    port: u16,
+    stopping: Arc<AtomicBool>,
+    accepts: Option<JoinHandle<()>>,
+}
+
+impl FakeServer {
+    /// Starts a server speaking `protocol` that runs `script` for every connection.
+    pub fn start(
+        protocol: Protocol,
+        script: impl Fn(usize, FakeConnection) + Send + Sync + 'static,
+    ) -> FakeServer {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the fake server");
+        let port = listener.local_addr().expect("a local address").port();
+        let stopping = Arc::new(AtomicBool::new(false));
+        let script = Arc::new(script);
+        let stop = Arc::clone(&stopping);
+        let accepts = std::thread::Builder::new()
+            .name("fake-server".into())
+            .spawn(move || {
+                let count = AtomicUsize::new(0);
+                for stream in listener.incoming() {
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let Ok(stream) = stream else { continue };
+                    let index = count.fetch_add(1, Ordering::SeqCst);
+                    let script = Arc::clone(&script);
+                    std::thread::spawn(move || {
+                        if let Some(connection) = FakeConnection::accept(stream, protocol) {
+                            script(index, connection);
+                        }
+                    });
+                }
+            })
+            .expect("spawn the fake server");
+        FakeServer { port, stopping, accepts: Some(accepts) }
+    }
+
+    pub fn url(&self) -> String {
+        format!("ws://127.0.0.1:{}/connection/websocket", self.port)
+    }
+}
+
+impl Drop for FakeServer {
+    fn drop(&mut self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        // Wake the accept loop so it sees the flag.
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+        if let Some(accepts) = self.accepts.take() {
+            let _ = accepts.join();
+        }
+    }
+}
+
+/// One client connection, seen from the server.
+pub struct FakeConnection {
+    socket: WebSocket<TcpStream>,
+    codec: Codec,
+}
+
+impl FakeConnection {
+    fn accept(stream: TcpStream, protocol: Protocol) -> Option<FakeConnection> {
+        stream.set_read_timeout(Some(SCRIPT_READ_TIMEOUT)).ok()?;
+        let socket = tungstenite::accept_hdr(stream, echo_subprotocol).ok()?;
+        Some(FakeConnection { socket, codec: Codec::new(protocol, Codec::DEFAULT_MAX_MESSAGE_SIZE) })
+    }
+
+    /// The commands of the next frame from the client; empty when the client went away.
+    pub fn read_commands(&mut self) -> Vec<Command> {
+        loop {
+            let frame = match self.socket.read() {
+                Ok(Message::Text(text)) => Frame { kind: FrameKind::Text, data: Bytes::from(text) },
+                Ok(Message::Binary(data)) => Frame { kind: FrameKind::Binary, data },
+                Ok(_) => continue,
+                Err(_) => return Vec::new(),
+            };
+            let mut commands = Vec::new();
+            self.codec.decode(&frame, &mut commands).expect("the client's frame decodes");
+            return commands;
+        }
+    }
+
+    /// Reads the connect command and answers it with `result`.
+    pub fn accept_connect(&mut self, result: ConnectResult) {
+        let commands = self.read_commands();
+        let connect = commands.first().expect("the client sends a frame");
+        assert!(connect.connect.is_some(), "the first command is connect: {connect:?}");
+        self.reply(&[Reply { id: connect.id, connect: Some(Box::new(result)), ..Default::default() }]);
+    }
+
+    /// Sends replies (or pushes, or pings) as one frame.
+    pub fn reply(&mut self, replies: &[Reply]) {
+        let frame = self.codec.encode(replies).expect("replies encode");
+        self.send_frame(frame.kind, frame.data);
+    }
+
+    /// Sends any bytes as a text or binary frame.
+    pub fn send_frame(&mut self, kind: FrameKind, data: Bytes) {
+        let message = match kind {
+            FrameKind::Text => Message::Text(Utf8Bytes::try_from(data).expect("text frames are UTF-8")),
+            FrameKind::Binary => Message::Binary(data),
+        };
+        let _ = self.socket.send(message);
+    }
+
+    /// Closes with a WebSocket close code and reason.
+    pub fn close(&mut self, code: u16, reason: &str) {
+        let _ = self.socket.close(Some(CloseFrame { code: CloseCode::from(code), reason: reason.into() }));
+        let _ = self.socket.flush();
+        // Let the closing handshake finish.
+        while self.socket.read().is_ok() {}
+    }
+
+    /// Reads (and ignores) everything until the client goes away, or is silent for the
+    /// script's read timeout.
+    pub fn idle_until_gone(&mut self) {
+        while self.socket.read().is_ok() {}
+    }
+}
+
+/// Accepts the subprotocol the client asked for (the Protobuf one), as Centrifugo does.
+// The error type is tungstenite's, fixed by its callback signature.
+#[allow(clippy::result_large_err)]
+fn echo_subprotocol(request: &Request, mut response: Response) -> Result<Response, ErrorResponse> {
+    if let Some(asked) = request.headers().get("Sec-WebSocket-Protocol") {
+        response.headers_mut().insert("Sec-WebSocket-Protocol", asked.clone());
+    }
+    Ok(response)
+}
+
+/// A connect result for a client named `client`, with pings every `ping` seconds.
+pub fn connect_result(client: &str, ping: u32) -> ConnectResult {
+    ConnectResult {
+        client: client.into(),
+        version: "fake".into(),
+        ping,
+        pong: ping > 0,
+        ..Default::default()
+    }
+}
