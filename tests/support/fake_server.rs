@@ -5,6 +5,7 @@
 //! the connection's index (0 for the first the client made, 1 after its first reconnect, …).
 //! The server listens on 127.0.0.1:0 and stops accepting when dropped.
 
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -13,7 +14,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use centrifuge_blocking::Protocol;
-use centrifuge_blocking::unversioned::{Codec, Command, ConnectResult, Frame, FrameKind, Reply};
+use centrifuge_blocking::unversioned::{
+    Codec, Command, ConnectResult, Frame, FrameKind, PublishResult, Reply, RpcResult,
+};
 use tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tungstenite::protocol::CloseFrame;
 use tungstenite::protocol::frame::coding::CloseCode;
@@ -34,6 +37,27 @@ impl FakeServer {
         protocol: Protocol,
         script: impl Fn(usize, FakeConnection) + Send + Sync + 'static,
     ) -> FakeServer {
+        FakeServer::start_with_tls(protocol, None, script)
+    }
+
+    /// Starts a `wss://` server with the test certificate (`tests/data/tls`).
+    pub fn start_tls(
+        protocol: Protocol,
+        script: impl Fn(usize, FakeConnection) + Send + Sync + 'static,
+    ) -> FakeServer {
+        let certificate =
+            std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/tls/server.pem")).unwrap();
+        let key = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/tls/server.key")).unwrap();
+        let identity = native_tls::Identity::from_pkcs8(&certificate, &key).expect("the test identity loads");
+        let acceptor = native_tls::TlsAcceptor::new(identity).expect("a TLS acceptor");
+        FakeServer::start_with_tls(protocol, Some(Arc::new(acceptor)), script)
+    }
+
+    fn start_with_tls(
+        protocol: Protocol,
+        tls: Option<Arc<native_tls::TlsAcceptor>>,
+        script: impl Fn(usize, FakeConnection) + Send + Sync + 'static,
+    ) -> FakeServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind the fake server");
         let port = listener.local_addr().expect("a local address").port();
         let stopping = Arc::new(AtomicBool::new(false));
@@ -50,8 +74,9 @@ impl FakeServer {
                     let Ok(stream) = stream else { continue };
                     let index = count.fetch_add(1, Ordering::SeqCst);
                     let script = Arc::clone(&script);
+                    let tls = tls.clone();
                     std::thread::spawn(move || {
-                        if let Some(connection) = FakeConnection::accept(stream, protocol) {
+                        if let Some(connection) = FakeConnection::accept(stream, protocol, tls.as_deref()) {
                             script(index, connection);
                         }
                     });
@@ -63,6 +88,11 @@ impl FakeServer {
 
     pub fn url(&self) -> String {
         format!("ws://127.0.0.1:{}/connection/websocket", self.port)
+    }
+
+    /// The `wss://` URL, for a server started with [`FakeServer::start_tls`].
+    pub fn tls_url(&self) -> String {
+        format!("wss://localhost:{}/connection/websocket", self.port)
     }
 }
 
@@ -77,15 +107,54 @@ impl Drop for FakeServer {
     }
 }
 
+/// Plain TCP or TLS, server side.
+pub enum ServerStream {
+    Plain(TcpStream),
+    Tls(Box<native_tls::TlsStream<TcpStream>>),
+}
+
+impl Read for ServerStream {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            ServerStream::Plain(stream) => stream.read(buf),
+            ServerStream::Tls(stream) => stream.read(buf),
+        }
+    }
+}
+
+impl Write for ServerStream {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            ServerStream::Plain(stream) => stream.write(buf),
+            ServerStream::Tls(stream) => stream.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            ServerStream::Plain(stream) => stream.flush(),
+            ServerStream::Tls(stream) => stream.flush(),
+        }
+    }
+}
+
 /// One client connection, seen from the server.
 pub struct FakeConnection {
-    socket: WebSocket<TcpStream>,
+    socket: WebSocket<ServerStream>,
     codec: Codec,
 }
 
 impl FakeConnection {
-    fn accept(stream: TcpStream, protocol: Protocol) -> Option<FakeConnection> {
+    fn accept(
+        stream: TcpStream,
+        protocol: Protocol,
+        tls: Option<&native_tls::TlsAcceptor>,
+    ) -> Option<FakeConnection> {
         stream.set_read_timeout(Some(SCRIPT_READ_TIMEOUT)).ok()?;
+        let stream = match tls {
+            Some(acceptor) => ServerStream::Tls(Box::new(acceptor.accept(stream).ok()?)),
+            None => ServerStream::Plain(stream),
+        };
         let socket = tungstenite::accept_hdr(stream, echo_subprotocol).ok()?;
         Some(FakeConnection { socket, codec: Codec::new(protocol, Codec::DEFAULT_MAX_MESSAGE_SIZE) })
     }
@@ -134,6 +203,30 @@ impl FakeConnection {
         let _ = self.socket.flush();
         // Let the closing handshake finish.
         while self.socket.read().is_ok() {}
+    }
+
+    /// Answers every RPC with its own data and publishes with success, until the client goes
+    /// away.
+    pub fn serve_echo(&mut self) {
+        loop {
+            let commands = self.read_commands();
+            if commands.is_empty() {
+                return;
+            }
+            let replies: Vec<Reply> = commands
+                .iter()
+                .filter(|command| command.id > 0)
+                .map(|command| Reply {
+                    id: command.id,
+                    rpc: command.rpc.as_ref().map(|rpc| RpcResult { data: rpc.data.clone() }),
+                    publish: command.publish.as_ref().map(|_| PublishResult {}),
+                    ..Default::default()
+                })
+                .collect();
+            if !replies.is_empty() {
+                self.reply(&replies);
+            }
+        }
     }
 
     /// Reads (and ignores) everything until the client goes away, or is silent for the

@@ -4,4 +4,5 @@
 
 pub mod events;
 pub mod fake_server;
+pub mod proxy;
 pub mod raw;
