@@ -43,6 +43,7 @@ in_both_protocols!(
     calls_while_disconnected_fail_at_once,
     concurrent_rpcs_from_eight_threads_are_all_answered,
     a_call_in_flight_fails_once_when_the_server_disconnects,
+    close_returns_promptly_while_reconnecting,
 );
 
 fn config(protocol: Protocol) -> ClientConfig {
@@ -350,4 +351,24 @@ fn a_call_in_flight_fails_once_when_the_server_disconnects(protocol: Protocol) {
     events.connected();
     assert!(client.rpc("ping", Vec::new()).is_ok());
     client.close();
+}
+
+fn close_returns_promptly_while_reconnecting(protocol: Protocol) {
+    // Nothing listens: the client cycles through refused dials and backoff waits.
+    let url = format!("ws://127.0.0.1:{}/connection/websocket", unused_port());
+    let config = ClientConfig::default()
+        .protocol(protocol)
+        .min_reconnect_delay(Duration::from_secs(10))
+        .max_reconnect_delay(Duration::from_secs(20));
+    let (client, events) = client(&url, config);
+    client.connect().unwrap();
+    assert!(matches!(events.error(), Error::Transport(_)));
+    let started = std::time::Instant::now();
+    client.close();
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "close took {:?} in a 10 s backoff",
+        started.elapsed()
+    );
+    assert_eq!(client.state(), ClientState::Closed);
 }

@@ -28,6 +28,7 @@ in_both_protocols!(
     close_code_1009_stops_with_code_3,
     a_message_push_reaches_on_message,
     a_server_that_never_answers_makes_calls_time_out,
+    custom_headers_name_and_version_reach_the_server,
 );
 
 fn config(protocol: Protocol) -> ClientConfig {
@@ -137,5 +138,29 @@ fn a_server_that_never_answers_makes_calls_time_out(protocol: Protocol) {
         assert!(matches!(caller.join().unwrap(), Err(Error::Timeout)));
     }
     assert_eq!(client.state(), ClientState::Connected, "a slow server is not a dead one");
+    client.close();
+}
+
+fn custom_headers_name_and_version_reach_the_server(protocol: Protocol) {
+    let (seen, received) = crossbeam_channel::unbounded();
+    let server = FakeServer::start(protocol, move |_, mut connection| {
+        let header = connection.header("x-app-tenant").map(str::to_string);
+        let subprotocol = connection.header("sec-websocket-protocol").map(str::to_string);
+        let connect = connection.read_commands().remove(0).connect.expect("a connect command");
+        seen.send((header, subprotocol, connect.name, connect.version, connect.data.to_vec())).unwrap();
+    });
+    let config = config(protocol)
+        .header("X-App-Tenant", "acme")
+        .name("my-app")
+        .version("2.1.0")
+        .data(r#"{"hello":1}"#);
+    let (client, _events) = client(&server.url(), config);
+    client.connect().unwrap();
+    let (header, subprotocol, name, version, data) = received.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert_eq!(header.as_deref(), Some("acme"));
+    let expected_subprotocol = (protocol == Protocol::Protobuf).then_some("centrifuge-protobuf");
+    assert_eq!(subprotocol.as_deref(), expected_subprotocol);
+    assert_eq!((name.as_str(), version.as_str()), ("my-app", "2.1.0"));
+    assert_eq!(data, br#"{"hello":1}"#);
     client.close();
 }

@@ -142,6 +142,7 @@ impl Write for ServerStream {
 pub struct FakeConnection {
     socket: WebSocket<ServerStream>,
     codec: Codec,
+    headers: Vec<(String, String)>,
 }
 
 impl FakeConnection {
@@ -155,8 +156,24 @@ impl FakeConnection {
             Some(acceptor) => ServerStream::Tls(Box::new(acceptor.accept(stream).ok()?)),
             None => ServerStream::Plain(stream),
         };
-        let socket = tungstenite::accept_hdr(stream, echo_subprotocol).ok()?;
-        Some(FakeConnection { socket, codec: Codec::new(protocol, Codec::DEFAULT_MAX_MESSAGE_SIZE) })
+        let mut headers = Vec::new();
+        let record_and_echo = |request: &Request, response: Response| {
+            headers = request
+                .headers()
+                .iter()
+                .map(|(name, value)| {
+                    (name.to_string(), String::from_utf8_lossy(value.as_bytes()).into_owned())
+                })
+                .collect();
+            echo_subprotocol(request, response)
+        };
+        let socket = tungstenite::accept_hdr(stream, record_and_echo).ok()?;
+        Some(FakeConnection { socket, codec: Codec::new(protocol, Codec::DEFAULT_MAX_MESSAGE_SIZE), headers })
+    }
+
+    /// The value of a header of the client's upgrade request (names are lowercase).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str())
     }
 
     /// The commands of the next frame from the client; empty when the client went away.
