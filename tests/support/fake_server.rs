@@ -157,6 +157,8 @@ impl FakeConnection {
             None => ServerStream::Plain(stream),
         };
         let mut headers = Vec::new();
+        // The error type is tungstenite's, fixed by its callback signature.
+        #[allow(clippy::result_large_err)]
         let record_and_echo = |request: &Request, response: Response| {
             headers = request
                 .headers()
