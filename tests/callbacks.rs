@@ -1,6 +1,7 @@
 //! Listener callbacks: the three ways to listen, calls made from inside callbacks, panics,
 //! and close() from a callback and from many threads at once.
 
+#[macro_use]
 mod support;
 
 use std::sync::{Arc, Mutex, OnceLock};

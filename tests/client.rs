@@ -1,5 +1,6 @@
 //! The client against a real Centrifugo, in JSON and in Protobuf.
 
+#[macro_use]
 mod support;
 
 use std::sync::Arc;
@@ -14,17 +15,6 @@ use centrifuge_test_harness::{
     config, slow_calls_started, unused_port,
 };
 use support::events::client;
-
-macro_rules! in_both_protocols {
-    ($($name:ident),* $(,)?) => {
-        mod json {
-            $( #[test] fn $name() { super::$name(super::Protocol::Json) } )*
-        }
-        mod protobuf {
-            $( #[test] fn $name() { super::$name(super::Protocol::Protobuf) } )*
-        }
-    };
-}
 
 in_both_protocols!(
     anonymous_connect_and_disconnect,

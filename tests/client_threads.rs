@@ -3,6 +3,7 @@
 //! blocking the caller. Alone in its own test binary, with one test, so that no other test's
 //! threads come and go meanwhile.
 
+#[macro_use]
 mod support;
 
 use std::time::{Duration, Instant};

@@ -1,6 +1,7 @@
 //! What a real server will not do on demand, from a scripted fake server: silence, garbage,
 //! odd close codes, pushes at will, replies that never come.
 
+#[macro_use]
 mod support;
 
 use std::time::{Duration, Instant};
@@ -10,17 +11,6 @@ use centrifuge_blocking::unversioned::{FrameKind, Message, Push, Reply};
 use centrifuge_blocking::{ClientConfig, ClientEvent, ClientState, Error, Protocol, codes};
 use support::events::client;
 use support::fake_server::{FakeServer, connect_result};
-
-macro_rules! in_both_protocols {
-    ($($name:ident),* $(,)?) => {
-        mod json {
-            $( #[test] fn $name() { super::$name(super::Protocol::Json) } )*
-        }
-        mod protobuf {
-            $( #[test] fn $name() { super::$name(super::Protocol::Protobuf) } )*
-        }
-    };
-}
 
 in_both_protocols!(
     a_server_that_stops_pinging_is_left_with_code_2,

@@ -1,6 +1,7 @@
 //! Logging goes through `log` with the crate's module paths as targets, and no token ever
 //! appears in it. Alone in its binary: it installs the process's logger.
 
+#[macro_use]
 mod support;
 
 use std::sync::Mutex;

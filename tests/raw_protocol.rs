@@ -3,6 +3,7 @@
 //! There is no client logic here: each test builds commands, sends them with the codec and
 //! checks what the server answers.
 
+#[macro_use]
 mod support;
 
 use std::time::Duration;
@@ -23,18 +24,7 @@ const PAYLOAD: &str = r#"{"text": "héllo ✓ \u00e9",  "n":[1, 2.50, -0, 1e3], 
 /// proxy (Go's encoder), so only compact text can come back from the RPC backend unchanged.
 const COMPACT_PAYLOAD: &str = r#"{"text":"héllo ✓ \u00e9","n":[1,2.50,-0,1e3],"nested":{"deep":[{}]}}"#;
 
-macro_rules! in_both_formats {
-    ($($name:ident),* $(,)?) => {
-        mod json {
-            $( #[test] fn $name() { super::$name(super::Protocol::Json) } )*
-        }
-        mod protobuf {
-            $( #[test] fn $name() { super::$name(super::Protocol::Protobuf) } )*
-        }
-    };
-}
-
-in_both_formats!(
+in_both_protocols!(
     anonymous_connect,
     jwt_connect_brings_the_personal_server_side_subscription,
     published_data_arrives_byte_exact,

@@ -1,6 +1,7 @@
 //! Transport options: wss:// with an extra root certificate or the dev-only switch, and an HTTP
 //! CONNECT proxy with basic auth (in front of the real Centrifugo).
 
+#[macro_use]
 mod support;
 
 use std::time::Duration;
