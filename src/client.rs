@@ -7,12 +7,18 @@ use bytes::Bytes;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
-use crate::config::{ClientConfig, HistoryOptions, Protocol};
-use crate::core::{CommandIds, Core, CoreConfig, Request};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use parking_lot::Mutex;
+
+use crate::config::{ClientConfig, HistoryOptions, Protocol, SubscriptionConfig};
+use crate::core::{CommandIds, Core, CoreConfig, Request, SubSettings};
 use crate::error::{Error, Result};
-use crate::listener::ClientListener;
+use crate::listener::{ClientListener, SubscriptionListener};
 use crate::protocol::Reply;
-use crate::runtime::{Input, Parts, Runtime};
+use crate::runtime::{Input, NewSubscription, Parts, Runtime};
+use crate::subscription::{Subscription, SubscriptionShared};
 use crate::transport::TransportConfig;
 use crate::types::{ClientState, HistoryResult, PresenceResult, PresenceStats};
 
@@ -65,6 +71,10 @@ struct Inner {
     runtime: Runtime,
     timeout: Duration,
     protocol: Protocol,
+    /// The client-side subscriptions by channel. Holds the subscriptions' shared parts, which
+    /// point nowhere back, so there is no reference cycle.
+    subscriptions: Mutex<BTreeMap<String, Arc<SubscriptionShared>>>,
+    next_subscription: AtomicU64,
 }
 
 impl std::fmt::Debug for Client {
@@ -97,6 +107,8 @@ impl Client {
                 min_reconnect_delay: config.min_reconnect_delay,
                 max_reconnect_delay: config.max_reconnect_delay,
                 max_server_ping_delay: config.max_server_ping_delay,
+                json: config.protocol == Protocol::Json,
+                max_message_size: config.max_message_size,
             },
             StdRng::from_rng(&mut rand::rng()),
         );
@@ -109,7 +121,15 @@ impl Client {
             lanes: config.executor_lanes,
             shutdown_bound: config.connect_timeout.max(config.timeout) + Duration::from_secs(1),
         })?;
-        Ok(Client { inner: Arc::new(Inner { runtime, timeout: config.timeout, protocol: config.protocol }) })
+        Ok(Client {
+            inner: Arc::new(Inner {
+                runtime,
+                timeout: config.timeout,
+                protocol: config.protocol,
+                subscriptions: Mutex::new(BTreeMap::new()),
+                next_subscription: AtomicU64::new(1),
+            }),
+        })
     }
 
     /// Starts connecting; returns at once. Does nothing when already connecting or connected.
@@ -118,7 +138,7 @@ impl Client {
     ///
     /// [`Error::Closed`] after [`close`](Self::close).
     pub fn connect(&self) -> Result<()> {
-        self.inner.runtime.send(Input::Connect)
+        self.inner.runtime.handles().send(Input::Connect)
     }
 
     /// Disconnects and stops reconnecting; returns at once. Calls in flight fail with
@@ -128,7 +148,7 @@ impl Client {
     ///
     /// [`Error::Closed`] after [`close`](Self::close).
     pub fn disconnect(&self) -> Result<()> {
-        self.inner.runtime.send(Input::Disconnect)
+        self.inner.runtime.handles().send(Input::Disconnect)
     }
 
     /// Disconnects for good and joins every thread the client started. Idempotent; safe from
@@ -142,12 +162,12 @@ impl Client {
 
     /// Replaces the connection token used from the next connect on (e.g. `""` after a logout).
     pub fn set_token(&self, token: impl Into<String>) {
-        let _ = self.inner.runtime.send(Input::SetToken(token.into()));
+        let _ = self.inner.runtime.handles().send(Input::SetToken(token.into()));
     }
 
     /// The current state.
     pub fn state(&self) -> ClientState {
-        self.inner.runtime.shared().state()
+        self.inner.runtime.handles().shared().state()
     }
 
     /// Blocks until the client is connected, at most `timeout`.
@@ -157,7 +177,7 @@ impl Client {
     /// [`Error::Timeout`]; [`Error::Disconnected`] when the client is, or becomes,
     /// disconnected; [`Error::Closed`].
     pub fn ready(&self, timeout: Duration) -> Result<()> {
-        self.inner.runtime.ready(Instant::now() + timeout)
+        self.inner.runtime.handles().ready(Instant::now() + timeout)
     }
 
     /// Calls the server-side RPC `method` with `data`; returns the answer's data.
@@ -224,23 +244,118 @@ impl Client {
         Ok(reply.presence_stats.map(PresenceStats::from).unwrap_or_default())
     }
 
-    /// The one request path: every call goes through here.
-    fn call(&self, request: Request) -> Result<Reply> {
-        self.inner.runtime.call(request, self.inner.timeout)
+    /// Creates a subscription to `channel`; call [`Subscription::subscribe`] to start it (before
+    /// or after `connect`). Events go to `listener` (a [`SubscriptionListener`], a closure over
+    /// `SubscriptionEvent`, or [`listener::subscription_channel`](crate::listener::subscription_channel)).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::DuplicateSubscription`] when the client already has a subscription to
+    /// `channel` (use [`subscription`](Self::subscription) to get it);
+    /// [`Error::InvalidConfig`]; [`Error::Closed`].
+    pub fn new_subscription(
+        &self,
+        channel: &str,
+        config: SubscriptionConfig,
+        listener: impl SubscriptionListener,
+    ) -> Result<Subscription> {
+        config.validate(self.inner.protocol)?;
+        if channel.is_empty() {
+            return Err(Error::InvalidConfig("the channel name is empty".into()));
+        }
+        let mut registry = self.inner.subscriptions.lock();
+        if registry.contains_key(channel) {
+            return Err(Error::DuplicateSubscription(channel.to_string()));
+        }
+        let id = self.inner.next_subscription.fetch_add(1, Ordering::Relaxed);
+        let shared = Arc::new(SubscriptionShared::new(id, channel));
+        let settings = SubSettings {
+            channel: channel.to_string(),
+            token: config.token.clone(),
+            has_token_getter: config.token_getter.is_some(),
+            has_state_getter: config.state_getter.is_some(),
+            data: Bytes::from(config.data.clone()),
+            min_resubscribe_delay: config.min_resubscribe_delay,
+            max_resubscribe_delay: config.max_resubscribe_delay,
+            positioned: config.positioned,
+            recoverable: config.recoverable,
+            join_leave: config.join_leave,
+            delta: config.delta,
+            since: config.since.clone(),
+            tags_filter: config.tags_filter.clone().map(|filter| filter.0),
+        };
+        self.inner.runtime.handles().send(Input::AddSubscription(Box::new(NewSubscription {
+            id,
+            settings,
+            token_getter: config.token_getter.clone(),
+            state_getter: config.state_getter.clone(),
+            listener: Box::new(listener),
+            state: shared.state_cell(),
+        })))?;
+        registry.insert(channel.to_string(), Arc::clone(&shared));
+        Ok(Subscription::new(shared, self.inner.runtime.handles(), self.inner.timeout, self.inner.protocol))
     }
 
-    /// Checks a payload against the wire format: JSON clients can only carry JSON.
-    fn payload(&self, data: impl Into<Vec<u8>>) -> Result<Bytes> {
-        let data = data.into();
-        if self.inner.protocol == Protocol::Json && !data.is_empty() {
-            if let Err(err) = serde_json::from_slice::<&serde_json::value::RawValue>(&data) {
-                return Err(Error::InvalidInput(format!(
-                    "payload is not valid JSON ({err}); a JSON client carries JSON payloads only, use Protocol::Protobuf for binary data"
-                )));
-            }
-        }
-        Ok(Bytes::from(data))
+    /// The subscription to `channel`, if the client has one.
+    pub fn subscription(&self, channel: &str) -> Option<Subscription> {
+        let shared = self.inner.subscriptions.lock().get(channel).cloned()?;
+        Some(Subscription::new(shared, self.inner.runtime.handles(), self.inner.timeout, self.inner.protocol))
     }
+
+    /// Every subscription of the client, by channel name.
+    pub fn subscriptions(&self) -> Vec<Subscription> {
+        let registry = self.inner.subscriptions.lock();
+        registry
+            .values()
+            .map(|shared| {
+                Subscription::new(
+                    Arc::clone(shared),
+                    self.inner.runtime.handles(),
+                    self.inner.timeout,
+                    self.inner.protocol,
+                )
+            })
+            .collect()
+    }
+
+    /// Unsubscribes `subscription` and forgets it; a new subscription to the channel may be
+    /// created afterwards. The subscription's listener gets its last events, then is dropped.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Closed`] after [`close`](Self::close).
+    pub fn remove_subscription(&self, subscription: &Subscription) -> Result<()> {
+        let mut registry = self.inner.subscriptions.lock();
+        let ours =
+            registry.get(subscription.channel()).is_some_and(|shared| shared.id() == subscription.id());
+        if ours {
+            registry.remove(subscription.channel());
+            self.inner.runtime.handles().send(Input::RemoveSubscription(subscription.id()))?;
+        }
+        Ok(())
+    }
+
+    /// The one request path: every call goes through here.
+    fn call(&self, request: Request) -> Result<Reply> {
+        self.inner.runtime.handles().call(request, self.inner.timeout)
+    }
+
+    fn payload(&self, data: impl Into<Vec<u8>>) -> Result<Bytes> {
+        payload(self.inner.protocol, data)
+    }
+}
+
+/// Checks a payload against the wire format: JSON clients can only carry JSON.
+pub(crate) fn payload(protocol: Protocol, data: impl Into<Vec<u8>>) -> Result<Bytes> {
+    let data = data.into();
+    if protocol == Protocol::Json && !data.is_empty() {
+        if let Err(err) = serde_json::from_slice::<&serde_json::value::RawValue>(&data) {
+            return Err(Error::InvalidInput(format!(
+                "payload is not valid JSON ({err}); a JSON client carries JSON payloads only, use Protocol::Protobuf for binary data"
+            )));
+        }
+    }
+    Ok(Bytes::from(data))
 }
 
 #[cfg(test)]

@@ -397,3 +397,276 @@ mod tests {
         assert!(printed.contains("<redacted>"));
     }
 }
+
+/// How a [`Subscription`](crate::Subscription) subscribes and behaves.
+#[derive(Clone)]
+pub struct SubscriptionConfig {
+    pub(crate) token: String,
+    pub(crate) token_getter: Option<Arc<dyn crate::token::SubscriptionTokenGetter>>,
+    pub(crate) state_getter: Option<Arc<dyn crate::token::StateGetter>>,
+    pub(crate) data: Vec<u8>,
+    pub(crate) min_resubscribe_delay: Duration,
+    pub(crate) max_resubscribe_delay: Duration,
+    pub(crate) positioned: bool,
+    pub(crate) recoverable: bool,
+    pub(crate) join_leave: bool,
+    pub(crate) delta: bool,
+    pub(crate) since: Option<crate::types::StreamPosition>,
+    pub(crate) tags_filter: Option<TagsFilter>,
+}
+
+impl Default for SubscriptionConfig {
+    fn default() -> SubscriptionConfig {
+        SubscriptionConfig {
+            token: String::new(),
+            token_getter: None,
+            state_getter: None,
+            data: Vec::new(),
+            min_resubscribe_delay: Duration::from_millis(500),
+            max_resubscribe_delay: Duration::from_secs(20),
+            positioned: false,
+            recoverable: false,
+            join_leave: false,
+            delta: false,
+            since: None,
+            tags_filter: None,
+        }
+    }
+}
+
+impl SubscriptionConfig {
+    /// The subscription token (JWT), for channels that need one. Defaults to empty.
+    pub fn token(mut self, token: impl Into<String>) -> SubscriptionConfig {
+        self.token = token.into();
+        self
+    }
+
+    /// Where fresh subscription tokens come from (see
+    /// [`SubscriptionTokenGetter`](crate::SubscriptionTokenGetter)). Defaults to none.
+    pub fn token_getter(
+        mut self,
+        getter: impl crate::token::SubscriptionTokenGetter + 'static,
+    ) -> SubscriptionConfig {
+        self.token_getter = Some(Arc::new(getter));
+        self
+    }
+
+    /// Loads the application's state before following the stream (see
+    /// [`StateGetter`](crate::StateGetter)); implies recovery. Defaults to none.
+    pub fn state_getter(mut self, getter: impl crate::token::StateGetter + 'static) -> SubscriptionConfig {
+        self.state_getter = Some(Arc::new(getter));
+        self
+    }
+
+    /// Data sent with every subscribe command (for a subscribe proxy). JSON on JSON clients.
+    /// Defaults to none.
+    pub fn data(mut self, data: impl Into<Vec<u8>>) -> SubscriptionConfig {
+        self.data = data.into();
+        self
+    }
+
+    /// The shortest wait before resubscribing after a temporary error. Defaults to 500 ms.
+    pub fn min_resubscribe_delay(mut self, delay: Duration) -> SubscriptionConfig {
+        self.min_resubscribe_delay = delay;
+        self
+    }
+
+    /// The longest wait before resubscribing after a temporary error. Defaults to 20 s.
+    pub fn max_resubscribe_delay(mut self, delay: Duration) -> SubscriptionConfig {
+        self.max_resubscribe_delay = delay;
+        self
+    }
+
+    /// Asks the server to track the subscription's position in the stream (when the channel
+    /// allows it). Defaults to `false`.
+    pub fn positioned(mut self, positioned: bool) -> SubscriptionConfig {
+        self.positioned = positioned;
+        self
+    }
+
+    /// Asks the server to recover missed publications after interruptions (when the channel
+    /// allows it). Defaults to `false`.
+    pub fn recoverable(mut self, recoverable: bool) -> SubscriptionConfig {
+        self.recoverable = recoverable;
+        self
+    }
+
+    /// Asks for join and leave events (when the channel allows it). Defaults to `false`.
+    pub fn join_leave(mut self, join_leave: bool) -> SubscriptionConfig {
+        self.join_leave = join_leave;
+        self
+    }
+
+    /// Asks for fossil delta compression (when the channel allows it; the server confirms).
+    /// Cannot be combined with a tags filter. Defaults to `false`.
+    pub fn delta(mut self, delta: bool) -> SubscriptionConfig {
+        self.delta = delta;
+        self
+    }
+
+    /// Resumes from a position saved earlier (e.g. by a previous process): the first subscribe
+    /// already recovers what was published since. Defaults to none.
+    pub fn since(mut self, position: crate::types::StreamPosition) -> SubscriptionConfig {
+        self.since = Some(position);
+        self
+    }
+
+    /// Lets the server deliver only publications whose tags match. Defaults to none.
+    pub fn tags_filter(mut self, filter: TagsFilter) -> SubscriptionConfig {
+        self.tags_filter = Some(filter);
+        self
+    }
+
+    pub(crate) fn validate(&self, protocol: Protocol) -> Result<()> {
+        let invalid = |why: &str| Err(Error::InvalidConfig(why.to_string()));
+        if self.min_resubscribe_delay > self.max_resubscribe_delay {
+            return invalid("min_resubscribe_delay is greater than max_resubscribe_delay");
+        }
+        if self.delta && self.tags_filter.is_some() {
+            return invalid("delta compression cannot be combined with a tags filter");
+        }
+        if protocol == Protocol::Json
+            && !self.data.is_empty()
+            && serde_json::from_slice::<&serde_json::value::RawValue>(&self.data).is_err()
+        {
+            return invalid("subscription data must be JSON when the protocol is JSON");
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for SubscriptionConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SubscriptionConfig")
+            .field("token", &if self.token.is_empty() { "" } else { "<redacted>" })
+            .field("token_getter", &self.token_getter.as_ref().map(|_| "<getter>"))
+            .field("state_getter", &self.state_getter.as_ref().map(|_| "<getter>"))
+            .field("data_len", &self.data.len())
+            .field("min_resubscribe_delay", &self.min_resubscribe_delay)
+            .field("max_resubscribe_delay", &self.max_resubscribe_delay)
+            .field("positioned", &self.positioned)
+            .field("recoverable", &self.recoverable)
+            .field("join_leave", &self.join_leave)
+            .field("delta", &self.delta)
+            .field("since", &self.since)
+            .field("tags_filter", &self.tags_filter)
+            .finish()
+    }
+}
+
+/// A server-side filter on publication tags: only matching publications are delivered.
+///
+/// ```
+/// use centrifuge_blocking::TagsFilter;
+/// let filter = TagsFilter::and([TagsFilter::eq("ticker", "BTC"), TagsFilter::gt("price", "100")]);
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct TagsFilter(pub(crate) crate::protocol::FilterNode);
+
+impl TagsFilter {
+    fn compare(key: &str, cmp: &str, val: &str) -> TagsFilter {
+        TagsFilter(crate::protocol::FilterNode {
+            key: key.into(),
+            cmp: cmp.into(),
+            val: val.into(),
+            ..Default::default()
+        })
+    }
+
+    fn list(key: &str, cmp: &str, values: impl IntoIterator<Item = impl Into<String>>) -> TagsFilter {
+        TagsFilter(crate::protocol::FilterNode {
+            key: key.into(),
+            cmp: cmp.into(),
+            vals: values.into_iter().map(Into::into).collect(),
+            ..Default::default()
+        })
+    }
+
+    fn combine(op: &str, filters: impl IntoIterator<Item = TagsFilter>) -> TagsFilter {
+        TagsFilter(crate::protocol::FilterNode {
+            op: op.into(),
+            nodes: filters.into_iter().map(|filter| filter.0).collect(),
+            ..Default::default()
+        })
+    }
+
+    /// Tag `key` equals `value`.
+    pub fn eq(key: &str, value: &str) -> TagsFilter {
+        TagsFilter::compare(key, "eq", value)
+    }
+
+    /// Tag `key` differs from `value`.
+    pub fn neq(key: &str, value: &str) -> TagsFilter {
+        TagsFilter::compare(key, "neq", value)
+    }
+
+    /// Tag `key` is one of `values`.
+    pub fn any_of(key: &str, values: impl IntoIterator<Item = impl Into<String>>) -> TagsFilter {
+        TagsFilter::list(key, "in", values)
+    }
+
+    /// Tag `key` is none of `values`.
+    pub fn none_of(key: &str, values: impl IntoIterator<Item = impl Into<String>>) -> TagsFilter {
+        TagsFilter::list(key, "nin", values)
+    }
+
+    /// Tag `key` is present.
+    pub fn exists(key: &str) -> TagsFilter {
+        TagsFilter::compare(key, "ex", "")
+    }
+
+    /// Tag `key` is absent.
+    pub fn missing(key: &str) -> TagsFilter {
+        TagsFilter::compare(key, "nex", "")
+    }
+
+    /// Tag `key` starts with `prefix`.
+    pub fn starts_with(key: &str, prefix: &str) -> TagsFilter {
+        TagsFilter::compare(key, "sw", prefix)
+    }
+
+    /// Tag `key` ends with `suffix`.
+    pub fn ends_with(key: &str, suffix: &str) -> TagsFilter {
+        TagsFilter::compare(key, "ew", suffix)
+    }
+
+    /// Tag `key` contains `part`.
+    pub fn contains(key: &str, part: &str) -> TagsFilter {
+        TagsFilter::compare(key, "ct", part)
+    }
+
+    /// Tag `key`, as a number, is less than `value`.
+    pub fn lt(key: &str, value: &str) -> TagsFilter {
+        TagsFilter::compare(key, "lt", value)
+    }
+
+    /// Tag `key`, as a number, is at most `value`.
+    pub fn lte(key: &str, value: &str) -> TagsFilter {
+        TagsFilter::compare(key, "lte", value)
+    }
+
+    /// Tag `key`, as a number, is greater than `value`.
+    pub fn gt(key: &str, value: &str) -> TagsFilter {
+        TagsFilter::compare(key, "gt", value)
+    }
+
+    /// Tag `key`, as a number, is at least `value`.
+    pub fn gte(key: &str, value: &str) -> TagsFilter {
+        TagsFilter::compare(key, "gte", value)
+    }
+
+    /// Every filter matches.
+    pub fn and(filters: impl IntoIterator<Item = TagsFilter>) -> TagsFilter {
+        TagsFilter::combine("and", filters)
+    }
+
+    /// At least one filter matches.
+    pub fn or(filters: impl IntoIterator<Item = TagsFilter>) -> TagsFilter {
+        TagsFilter::combine("or", filters)
+    }
+
+    /// The filter does not match.
+    pub fn negate(filter: TagsFilter) -> TagsFilter {
+        TagsFilter::combine("not", [filter])
+    }
+}

@@ -46,6 +46,8 @@ pub enum Error {
     /// The token getter failed. `Unauthorized` outcomes are not reported this way: they stop
     /// the client with a `disconnected` event (code 1).
     Token(String),
+    /// A subscription's state getter failed; the subscription retries with backoff.
+    StateGetter(String),
     /// A listener callback panicked; the panic was caught and the client keeps working.
     CallbackPanicked(String),
     /// The operation would wait for the very callback thread it was called from.
@@ -128,6 +130,7 @@ impl fmt::Display for Error {
             Error::InvalidInput(what) => write!(f, "invalid input: {what}"),
             Error::InvalidConfig(what) => write!(f, "invalid configuration: {what}"),
             Error::Token(what) => write!(f, "token getter failed: {what}"),
+            Error::StateGetter(what) => write!(f, "state getter failed: {what}"),
             Error::CallbackPanicked(what) => write!(f, "a listener callback panicked: {what}"),
             Error::CalledFromCallback => f.write_str(
                 "this call would wait for the callback it was made from; make it from another thread",

@@ -7,8 +7,11 @@
 
 use bytes::Bytes;
 
+#[cfg(doc)]
+use crate::config::SubscriptionConfig;
 use crate::error::Error;
 use crate::protocol::codes::Reason;
+use crate::types::{ClientInfo, Publication, StreamPosition};
 
 /// Codes carried by the state events.
 pub mod codes {
@@ -32,6 +35,18 @@ pub mod codes {
     pub const BAD_PROTOCOL: u32 = 2;
     /// `disconnected`: the server closed with 1009, message too big.
     pub const MESSAGE_SIZE_LIMIT: u32 = 3;
+
+    /// `subscribing`: [`subscribe`](crate::Subscription::subscribe) was called.
+    pub const SUBSCRIBE_CALLED: u32 = 0;
+    /// `subscribing`: the connection was lost; the subscription resubscribes after reconnect.
+    pub const SUBSCRIPTION_TRANSPORT_CLOSED: u32 = 1;
+
+    /// `unsubscribed`: [`unsubscribe`](crate::Subscription::unsubscribe) was called.
+    pub const UNSUBSCRIBE_CALLED: u32 = 0;
+    /// `unsubscribed`: the subscription token getter said the user may not subscribe.
+    pub const SUBSCRIPTION_UNAUTHORIZED: u32 = 1;
+    /// `unsubscribed`: the client was closed.
+    pub const CLIENT_CLOSED: u32 = 2;
 }
 
 /// The client is connecting: at first, or again after the connection was lost.
@@ -158,4 +173,234 @@ pub enum ClientEvent {
     Error(ErrorEvent),
     /// See [`MessageEvent`].
     Message(MessageEvent),
+    /// A server-side subscription was added; see [`ServerSubscribedEvent`].
+    Subscribed(ServerSubscribedEvent),
+    /// A server-side subscription is being restored; see [`ServerSubscribingEvent`].
+    Subscribing(ServerSubscribingEvent),
+    /// A server-side subscription ended; see [`ServerUnsubscribedEvent`].
+    Unsubscribed(ServerUnsubscribedEvent),
+    /// A publication in a server-side subscription.
+    Publication(PublicationEvent),
+    /// A join in a server-side subscription.
+    Join(JoinEvent),
+    /// A leave in a server-side subscription.
+    Leave(LeaveEvent),
+}
+
+/// A subscription is subscribing: at first, or again after the connection or the server
+/// interrupted it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SubscribingEvent {
+    code: u32,
+    reason: String,
+}
+
+impl SubscribingEvent {
+    pub(crate) fn new(reason: Reason) -> SubscribingEvent {
+        SubscribingEvent { code: reason.code, reason: reason.reason }
+    }
+
+    /// Why: [`codes::SUBSCRIBE_CALLED`], [`codes::SUBSCRIPTION_TRANSPORT_CLOSED`], or the
+    /// server's unsubscribe code (2500 and up).
+    pub fn code(&self) -> u32 {
+        self.code
+    }
+
+    /// Why, in words.
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+}
+
+/// A subscription is subscribed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SubscribedEvent {
+    pub(crate) channel: String,
+    pub(crate) was_recovering: bool,
+    pub(crate) recovered: bool,
+    pub(crate) positioned: bool,
+    pub(crate) recoverable: bool,
+    pub(crate) position: Option<StreamPosition>,
+    pub(crate) data: Bytes,
+}
+
+impl SubscribedEvent {
+    /// The channel.
+    pub fn channel(&self) -> &str {
+        &self.channel
+    }
+
+    /// The client asked the server to recover missed publications.
+    pub fn was_recovering(&self) -> bool {
+        self.was_recovering
+    }
+
+    /// Every missed publication was recovered; they are delivered right after this event.
+    /// When `was_recovering` is set and this is not, some were lost: reload your state.
+    pub fn recovered(&self) -> bool {
+        self.recovered
+    }
+
+    /// The server keeps the subscription's position in the stream.
+    pub fn positioned(&self) -> bool {
+        self.positioned
+    }
+
+    /// The server can recover this subscription after an interruption.
+    pub fn recoverable(&self) -> bool {
+        self.recoverable
+    }
+
+    /// The stream position, when the subscription is positioned or recoverable. Save it to
+    /// resume from it in a later process ([`SubscriptionConfig::since`]).
+    pub fn position(&self) -> Option<&StreamPosition> {
+        self.position.as_ref()
+    }
+
+    /// Data the server attached to the subscription; may be empty.
+    pub fn data(&self) -> &[u8] {
+        &self.data
+    }
+}
+
+/// A subscription is unsubscribed and stays so until `subscribe()`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnsubscribedEvent {
+    code: u32,
+    reason: String,
+}
+
+impl UnsubscribedEvent {
+    pub(crate) fn new(reason: Reason) -> UnsubscribedEvent {
+        UnsubscribedEvent { code: reason.code, reason: reason.reason }
+    }
+
+    /// Why: [`codes::UNSUBSCRIBE_CALLED`], [`codes::SUBSCRIPTION_UNAUTHORIZED`],
+    /// [`codes::CLIENT_CLOSED`], a server unsubscribe code (below 2500) or a subscribe error
+    /// code (e.g. 103).
+    pub fn code(&self) -> u32 {
+        self.code
+    }
+
+    /// Why, in words.
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+}
+
+/// A publication in a subscribed channel.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublicationEvent {
+    pub(crate) channel: String,
+    pub(crate) publication: Publication,
+}
+
+impl PublicationEvent {
+    /// The channel.
+    pub fn channel(&self) -> &str {
+        &self.channel
+    }
+
+    /// The publication (with delta compression, already applied).
+    pub fn publication(&self) -> &Publication {
+        &self.publication
+    }
+
+    /// The payload (shortcut for `publication().data()`).
+    pub fn data(&self) -> &[u8] {
+        self.publication.data()
+    }
+
+    /// The publication, owned.
+    pub fn into_publication(self) -> Publication {
+        self.publication
+    }
+}
+
+/// Someone subscribed to the channel (with join/leave enabled).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JoinEvent {
+    pub(crate) channel: String,
+    pub(crate) info: ClientInfo,
+}
+
+impl JoinEvent {
+    /// The channel.
+    pub fn channel(&self) -> &str {
+        &self.channel
+    }
+
+    /// Who joined.
+    pub fn info(&self) -> &ClientInfo {
+        &self.info
+    }
+}
+
+/// Someone unsubscribed from the channel (with join/leave enabled).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LeaveEvent {
+    pub(crate) channel: String,
+    pub(crate) info: ClientInfo,
+}
+
+impl LeaveEvent {
+    /// The channel.
+    pub fn channel(&self) -> &str {
+        &self.channel
+    }
+
+    /// Who left.
+    pub fn info(&self) -> &ClientInfo {
+        &self.info
+    }
+}
+
+/// Any subscription event, for the closure and channel subscription listeners.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum SubscriptionEvent {
+    /// See [`SubscribingEvent`].
+    Subscribing(SubscribingEvent),
+    /// See [`SubscribedEvent`].
+    Subscribed(SubscribedEvent),
+    /// See [`UnsubscribedEvent`].
+    Unsubscribed(UnsubscribedEvent),
+    /// See [`PublicationEvent`].
+    Publication(PublicationEvent),
+    /// See [`JoinEvent`].
+    Join(JoinEvent),
+    /// See [`LeaveEvent`].
+    Leave(LeaveEvent),
+    /// Something failed that the subscription handles by itself (it resubscribes or reports
+    /// a state change too).
+    Error(ErrorEvent),
+}
+
+/// A server-side subscription was added (at connect, or by the server during the connection).
+pub type ServerSubscribedEvent = SubscribedEvent;
+
+/// A server-side subscription is being restored after the connection was lost.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerSubscribingEvent {
+    pub(crate) channel: String,
+}
+
+impl ServerSubscribingEvent {
+    /// The channel.
+    pub fn channel(&self) -> &str {
+        &self.channel
+    }
+}
+
+/// A server-side subscription ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerUnsubscribedEvent {
+    pub(crate) channel: String,
+}
+
+impl ServerUnsubscribedEvent {
+    /// The channel.
+    pub fn channel(&self) -> &str {
+        &self.channel
+    }
 }

@@ -43,11 +43,13 @@ mod client;
 mod codec;
 mod config;
 mod core;
+mod delta;
 mod error;
 mod events;
 pub mod listener;
 mod protocol;
 mod runtime;
+mod subscription;
 mod token;
 mod transport;
 mod types;
@@ -56,13 +58,17 @@ mod types;
 pub mod unversioned;
 
 pub use client::Client;
-pub use config::{ClientConfig, HistoryOptions, HttpProxy, Protocol};
+pub use config::{ClientConfig, HistoryOptions, HttpProxy, Protocol, SubscriptionConfig, TagsFilter};
 pub use error::{Error, Result, ServerError, TransportError};
 pub use events::{
-    ClientEvent, ConnectedEvent, ConnectingEvent, DisconnectedEvent, ErrorEvent, MessageEvent, codes,
+    ClientEvent, ConnectedEvent, ConnectingEvent, DisconnectedEvent, ErrorEvent, JoinEvent, LeaveEvent,
+    MessageEvent, PublicationEvent, ServerSubscribedEvent, ServerSubscribingEvent, ServerUnsubscribedEvent,
+    SubscribedEvent, SubscribingEvent, SubscriptionEvent, UnsubscribedEvent, codes,
 };
-pub use listener::ClientListener;
-pub use token::{TokenError, TokenGetter};
+pub use listener::{ClientListener, SubscriptionListener};
+pub use subscription::Subscription;
+pub use token::{StateGetter, SubscriptionTokenGetter, TokenError, TokenGetter};
 pub use types::{
     ClientInfo, ClientState, HistoryResult, PresenceResult, PresenceStats, Publication, StreamPosition,
+    SubscriptionState,
 };

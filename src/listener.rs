@@ -14,7 +14,9 @@
 use crossbeam_channel::{Receiver, Sender};
 
 use crate::events::{
-    ClientEvent, ConnectedEvent, ConnectingEvent, DisconnectedEvent, ErrorEvent, MessageEvent,
+    ClientEvent, ConnectedEvent, ConnectingEvent, DisconnectedEvent, ErrorEvent, JoinEvent, LeaveEvent,
+    MessageEvent, PublicationEvent, ServerSubscribedEvent, ServerSubscribingEvent, ServerUnsubscribedEvent,
+    SubscribedEvent, SubscribingEvent, SubscriptionEvent, UnsubscribedEvent,
 };
 
 /// Receives client events. Each method defaults to doing nothing.
@@ -43,6 +45,169 @@ pub trait ClientListener: Send + 'static {
     fn on_message(&mut self, event: &MessageEvent) {
         let _ = event;
     }
+
+    /// A server-side subscription was added (from the connect result or a subscribe push).
+    fn on_subscribed(&mut self, event: &ServerSubscribedEvent) {
+        let _ = event;
+    }
+
+    /// A server-side subscription is being restored after the connection was lost.
+    fn on_subscribing(&mut self, event: &ServerSubscribingEvent) {
+        let _ = event;
+    }
+
+    /// A server-side subscription ended.
+    fn on_unsubscribed(&mut self, event: &ServerUnsubscribedEvent) {
+        let _ = event;
+    }
+
+    /// A publication in a server-side subscription.
+    fn on_publication(&mut self, event: &PublicationEvent) {
+        let _ = event;
+    }
+
+    /// Someone joined a server-side subscription's channel.
+    fn on_join(&mut self, event: &JoinEvent) {
+        let _ = event;
+    }
+
+    /// Someone left a server-side subscription's channel.
+    fn on_leave(&mut self, event: &LeaveEvent) {
+        let _ = event;
+    }
+}
+
+/// Receives the events of one subscription. Each method defaults to doing nothing.
+///
+/// Callbacks run on one of the client's executor lanes (always the same for a subscription),
+/// one at a time and in order.
+pub trait SubscriptionListener: Send + 'static {
+    /// The subscription started subscribing, or is resubscribing.
+    fn on_subscribing(&mut self, event: &SubscribingEvent) {
+        let _ = event;
+    }
+
+    /// The subscription is subscribed; recovered publications follow.
+    fn on_subscribed(&mut self, event: &SubscribedEvent) {
+        let _ = event;
+    }
+
+    /// The subscription is unsubscribed.
+    fn on_unsubscribed(&mut self, event: &UnsubscribedEvent) {
+        let _ = event;
+    }
+
+    /// A publication arrived, in order.
+    fn on_publication(&mut self, event: &PublicationEvent) {
+        let _ = event;
+    }
+
+    /// Someone joined the channel.
+    fn on_join(&mut self, event: &JoinEvent) {
+        let _ = event;
+    }
+
+    /// Someone left the channel.
+    fn on_leave(&mut self, event: &LeaveEvent) {
+        let _ = event;
+    }
+
+    /// Something failed that the subscription handles by itself.
+    fn on_error(&mut self, event: &ErrorEvent) {
+        let _ = event;
+    }
+}
+
+/// A closure receives every subscription event as a [`SubscriptionEvent`].
+impl<F> SubscriptionListener for F
+where
+    F: FnMut(SubscriptionEvent) + Send + 'static,
+{
+    fn on_subscribing(&mut self, event: &SubscribingEvent) {
+        self(SubscriptionEvent::Subscribing(event.clone()))
+    }
+
+    fn on_subscribed(&mut self, event: &SubscribedEvent) {
+        self(SubscriptionEvent::Subscribed(event.clone()))
+    }
+
+    fn on_unsubscribed(&mut self, event: &UnsubscribedEvent) {
+        self(SubscriptionEvent::Unsubscribed(event.clone()))
+    }
+
+    fn on_publication(&mut self, event: &PublicationEvent) {
+        self(SubscriptionEvent::Publication(event.clone()))
+    }
+
+    fn on_join(&mut self, event: &JoinEvent) {
+        self(SubscriptionEvent::Join(event.clone()))
+    }
+
+    fn on_leave(&mut self, event: &LeaveEvent) {
+        self(SubscriptionEvent::Leave(event.clone()))
+    }
+
+    fn on_error(&mut self, event: &ErrorEvent) {
+        self(SubscriptionEvent::Error(event.clone()))
+    }
+}
+
+/// A subscription listener that forwards every event into a channel; see
+/// [`subscription_channel`].
+#[derive(Clone, Debug)]
+pub struct SubscriptionChannelListener {
+    sender: Sender<SubscriptionEvent>,
+}
+
+impl SubscriptionListener for SubscriptionChannelListener {
+    fn on_subscribing(&mut self, event: &SubscribingEvent) {
+        let _ = self.sender.send(SubscriptionEvent::Subscribing(event.clone()));
+    }
+
+    fn on_subscribed(&mut self, event: &SubscribedEvent) {
+        let _ = self.sender.send(SubscriptionEvent::Subscribed(event.clone()));
+    }
+
+    fn on_unsubscribed(&mut self, event: &UnsubscribedEvent) {
+        let _ = self.sender.send(SubscriptionEvent::Unsubscribed(event.clone()));
+    }
+
+    fn on_publication(&mut self, event: &PublicationEvent) {
+        let _ = self.sender.send(SubscriptionEvent::Publication(event.clone()));
+    }
+
+    fn on_join(&mut self, event: &JoinEvent) {
+        let _ = self.sender.send(SubscriptionEvent::Join(event.clone()));
+    }
+
+    fn on_leave(&mut self, event: &LeaveEvent) {
+        let _ = self.sender.send(SubscriptionEvent::Leave(event.clone()));
+    }
+
+    fn on_error(&mut self, event: &ErrorEvent) {
+        let _ = self.sender.send(SubscriptionEvent::Error(event.clone()));
+    }
+}
+
+/// A subscription listener and the receiving end of its (unbounded) event channel.
+pub fn subscription_channel() -> (SubscriptionChannelListener, Receiver<SubscriptionEvent>) {
+    let (sender, receiver) = crossbeam_channel::unbounded();
+    (SubscriptionChannelListener { sender }, receiver)
+}
+
+impl SubscriptionListener for NoopListener {}
+
+/// Calls the subscription listener method that matches `event`.
+pub(crate) fn dispatch_subscription(listener: &mut dyn SubscriptionListener, event: &SubscriptionEvent) {
+    match event {
+        SubscriptionEvent::Subscribing(event) => listener.on_subscribing(event),
+        SubscriptionEvent::Subscribed(event) => listener.on_subscribed(event),
+        SubscriptionEvent::Unsubscribed(event) => listener.on_unsubscribed(event),
+        SubscriptionEvent::Publication(event) => listener.on_publication(event),
+        SubscriptionEvent::Join(event) => listener.on_join(event),
+        SubscriptionEvent::Leave(event) => listener.on_leave(event),
+        SubscriptionEvent::Error(event) => listener.on_error(event),
+    }
 }
 
 /// A closure receives every event as a [`ClientEvent`].
@@ -68,6 +233,30 @@ where
 
     fn on_message(&mut self, event: &MessageEvent) {
         self(ClientEvent::Message(event.clone()))
+    }
+
+    fn on_subscribed(&mut self, event: &ServerSubscribedEvent) {
+        self(ClientEvent::Subscribed(event.clone()))
+    }
+
+    fn on_subscribing(&mut self, event: &ServerSubscribingEvent) {
+        self(ClientEvent::Subscribing(event.clone()))
+    }
+
+    fn on_unsubscribed(&mut self, event: &ServerUnsubscribedEvent) {
+        self(ClientEvent::Unsubscribed(event.clone()))
+    }
+
+    fn on_publication(&mut self, event: &PublicationEvent) {
+        self(ClientEvent::Publication(event.clone()))
+    }
+
+    fn on_join(&mut self, event: &JoinEvent) {
+        self(ClientEvent::Join(event.clone()))
+    }
+
+    fn on_leave(&mut self, event: &LeaveEvent) {
+        self(ClientEvent::Leave(event.clone()))
     }
 }
 
@@ -102,6 +291,30 @@ impl ClientListener for ChannelListener {
 
     fn on_message(&mut self, event: &MessageEvent) {
         self.forward(ClientEvent::Message(event.clone()));
+    }
+
+    fn on_subscribed(&mut self, event: &ServerSubscribedEvent) {
+        self.forward(ClientEvent::Subscribed(event.clone()));
+    }
+
+    fn on_subscribing(&mut self, event: &ServerSubscribingEvent) {
+        self.forward(ClientEvent::Subscribing(event.clone()));
+    }
+
+    fn on_unsubscribed(&mut self, event: &ServerUnsubscribedEvent) {
+        self.forward(ClientEvent::Unsubscribed(event.clone()));
+    }
+
+    fn on_publication(&mut self, event: &PublicationEvent) {
+        self.forward(ClientEvent::Publication(event.clone()));
+    }
+
+    fn on_join(&mut self, event: &JoinEvent) {
+        self.forward(ClientEvent::Join(event.clone()));
+    }
+
+    fn on_leave(&mut self, event: &LeaveEvent) {
+        self.forward(ClientEvent::Leave(event.clone()));
     }
 }
 
@@ -140,5 +353,11 @@ pub(crate) fn dispatch(listener: &mut dyn ClientListener, event: &ClientEvent) {
         ClientEvent::Disconnected(event) => listener.on_disconnected(event),
         ClientEvent::Error(event) => listener.on_error(event),
         ClientEvent::Message(event) => listener.on_message(event),
+        ClientEvent::Subscribed(event) => listener.on_subscribed(event),
+        ClientEvent::Subscribing(event) => listener.on_subscribing(event),
+        ClientEvent::Unsubscribed(event) => listener.on_unsubscribed(event),
+        ClientEvent::Publication(event) => listener.on_publication(event),
+        ClientEvent::Join(event) => listener.on_join(event),
+        ClientEvent::Leave(event) => listener.on_leave(event),
     }
 }

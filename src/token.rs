@@ -45,3 +45,46 @@ where
         self()
     }
 }
+
+/// Gets a subscription token for a channel (a JWT from your backend).
+///
+/// Called before subscribing when the subscription has no token, when the token expires
+/// (proactively, at the subscription's `ttl`) and after the server answered 109. Runs on the
+/// client's token thread, so it may block. An empty token or [`TokenError::Unauthorized`]
+/// leaves the subscription unsubscribed with code 1.
+///
+/// Closures work: `SubscriptionConfig::default().token_getter(|channel: &str| fetch(channel))`.
+pub trait SubscriptionTokenGetter: Send + Sync {
+    /// Returns a token for `channel`, or why there is none.
+    fn token(&self, channel: &str) -> Result<String, TokenError>;
+}
+
+impl<F> SubscriptionTokenGetter for F
+where
+    F: Fn(&str) -> Result<String, TokenError> + Send + Sync,
+{
+    fn token(&self, channel: &str) -> Result<String, TokenError> {
+        self(channel)
+    }
+}
+
+/// Loads the application's state for a channel and says from which stream position to
+/// follow it (the "getState" feature, Centrifugo 6.8 and later).
+///
+/// Called when the subscription has no position yet, and again whenever the server cannot
+/// recover from the position it returned (error 112): load a fresh snapshot, return the
+/// position it corresponds to, and the subscription delivers everything after it. Runs on
+/// the client's token thread, so it may block.
+pub trait StateGetter: Send + Sync {
+    /// Loads the state of `channel`; returns the position the state corresponds to.
+    fn state(&self, channel: &str) -> Result<crate::types::StreamPosition, String>;
+}
+
+impl<F> StateGetter for F
+where
+    F: Fn(&str) -> Result<crate::types::StreamPosition, String> + Send + Sync,
+{
+    fn state(&self, channel: &str) -> Result<crate::types::StreamPosition, String> {
+        self(channel)
+    }
+}

@@ -220,3 +220,44 @@ impl From<protocol::PresenceStatsResult> for PresenceStats {
         PresenceStats { num_clients: result.num_clients, num_users: result.num_users }
     }
 }
+
+/// The state of a [`Subscription`](crate::Subscription).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SubscriptionState {
+    /// Not subscribed and not trying to be: the initial state, after `unsubscribe()`, after a
+    /// terminal server decision, or after the client was closed.
+    Unsubscribed,
+    /// Subscribing: waiting for the connection, a token, or the server's answer.
+    Subscribing,
+    /// Subscribed; publications arrive.
+    Subscribed,
+}
+
+impl SubscriptionState {
+    pub(crate) fn to_u8(self) -> u8 {
+        match self {
+            SubscriptionState::Unsubscribed => 0,
+            SubscriptionState::Subscribing => 1,
+            SubscriptionState::Subscribed => 2,
+        }
+    }
+
+    pub(crate) fn from_u8(value: u8) -> SubscriptionState {
+        match value {
+            1 => SubscriptionState::Subscribing,
+            2 => SubscriptionState::Subscribed,
+            _ => SubscriptionState::Unsubscribed,
+        }
+    }
+}
+
+impl Publication {
+    pub(crate) fn with_data(publication: protocol::Publication, data: Bytes) -> Publication {
+        Publication {
+            data,
+            info: publication.info.map(ClientInfo::from),
+            offset: publication.offset,
+            tags: publication.tags,
+        }
+    }
+}

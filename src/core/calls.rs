@@ -10,6 +10,12 @@ pub(super) enum Purpose<S> {
     User(S),
     /// The connection token refresh.
     Refresh,
+    /// A subscription's subscribe command.
+    Subscribe(super::SubId),
+    /// A subscription's unsubscribe command.
+    Unsubscribe(super::SubId),
+    /// A subscription's token refresh.
+    SubRefresh(super::SubId),
 }
 
 /// In-flight commands. Taking an entry out is the only way to act on it, so every command is

@@ -20,9 +20,12 @@
 //!   attempt number; results of superseded connections or attempts are ignored.
 
 mod calls;
+mod server_subs;
+mod subscriptions;
 #[cfg(test)]
 mod tests;
 
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -44,6 +47,9 @@ use crate::protocol::{
 use crate::token::TokenError;
 use crate::types::ClientState;
 use calls::{Calls, Purpose};
+use server_subs::ServerSub;
+use subscriptions::{Fetch, Sub};
+pub(crate) use subscriptions::{SubId, SubSettings};
 
 /// How long to wait before asking a failing token getter again.
 const TOKEN_RETRY_MIN: Duration = Duration::from_secs(10);
@@ -91,6 +97,10 @@ pub(crate) struct CoreConfig {
     pub(crate) min_reconnect_delay: Duration,
     pub(crate) max_reconnect_delay: Duration,
     pub(crate) max_server_ping_delay: Duration,
+    /// The connection speaks JSON (delta payloads are then JSON strings).
+    pub(crate) json: bool,
+    /// The largest payload a delta may produce.
+    pub(crate) max_message_size: usize,
 }
 
 /// A call a user makes.
@@ -158,6 +168,16 @@ pub(crate) enum Effect<S> {
     Complete { slot: S, result: Result<Reply, Error> },
     /// The client state changed (published before the events that explain it).
     State(ClientState),
+    /// Call the token getter of subscription `sub` and report with this attempt number.
+    FetchSubToken { attempt: u64, sub: SubId, channel: String },
+    /// Call the state getter of subscription `sub` and report with this attempt number.
+    FetchState { attempt: u64, sub: SubId, channel: String },
+    /// Hand an event to the subscription's listener.
+    SubEvent { sub: SubId, event: crate::events::SubscriptionEvent },
+    /// A subscription's state changed.
+    SubState { sub: SubId, state: crate::types::SubscriptionState },
+    /// The subscription is gone; its listener can go after the events queued before.
+    SubRemoved { sub: SubId },
 }
 
 /// Where the current connection attempt stands.
@@ -236,6 +256,10 @@ pub(crate) struct Core<S> {
     calls: Calls<S>,
     waiting: Vec<Waiting<S>>,
     ready_waiters: Vec<(S, Instant)>,
+    subs: HashMap<SubId, Sub<S>>,
+    sub_fetches: HashMap<u64, (SubId, Fetch)>,
+    fetch_attempt: u64,
+    server_subs: BTreeMap<String, ServerSub>,
     effects: Vec<Effect<S>>,
 }
 
@@ -258,6 +282,10 @@ impl<S> Core<S> {
             calls: Calls::default(),
             waiting: Vec::new(),
             ready_waiters: Vec::new(),
+            subs: HashMap::new(),
+            sub_fetches: HashMap::new(),
+            fetch_attempt: 0,
+            server_subs: BTreeMap::new(),
             effects: Vec::new(),
         }
     }
@@ -289,6 +317,7 @@ impl<S> Core<S> {
             self.calls.next_deadline(),
             self.waiting.iter().map(|waiting| waiting.deadline).min(),
             self.ready_waiters.iter().map(|(_, deadline)| *deadline).min(),
+            self.subs.values().filter_map(Sub::next_deadline).min(),
         ]
         .into_iter()
         .flatten()
@@ -319,6 +348,8 @@ impl<S> Core<S> {
         if self.state == ClientState::Closed {
             return;
         }
+        self.close_all();
+        self.server_subs_ended();
         if self.state != ClientState::Disconnected {
             self.stop(Disconnected::ClientClosed.reason(), Error::Closed);
         }
@@ -366,12 +397,15 @@ impl<S> Core<S> {
                 data: self.config.data.clone(),
                 name: self.config.name.clone(),
                 version: self.config.version.clone(),
+                subs: self.server_subs_to_recover(),
                 ..Default::default()
             })),
             ..Default::default()
         };
         self.effects.push(Effect::Send { generation, command });
         self.link = Link::Handshaking { generation, connect_id, deadline: now + self.config.timeout };
+        // Subscribes share the connect command's frame; the server handles them in order.
+        self.resubscribe_all(now);
     }
 
     /// Dialing connection `generation` failed.
@@ -452,11 +486,10 @@ impl<S> Core<S> {
                 self.start_attempt();
             }
         }
-        if let Link::Handshaking { generation, deadline, .. } = self.link {
+        if let Link::Handshaking { deadline, .. } = self.link {
             if deadline <= now {
                 self.emit_error(Error::Timeout);
-                self.effects.push(Effect::Close { generation });
-                self.link = Link::Idle;
+                self.drop_link();
                 self.schedule_reconnect(now);
             }
         }
@@ -475,8 +508,17 @@ impl<S> Core<S> {
                     self.emit_error(Error::Timeout);
                     self.retry_refresh_later(now);
                 }
+                Purpose::Subscribe(_) => self.subscription_command_failed(Connecting::SubscribeTimeout, now),
+                Purpose::Unsubscribe(_) => {
+                    self.subscription_command_failed(Connecting::UnsubscribeError, now)
+                }
+                Purpose::SubRefresh(sub) => {
+                    self.sub_error(sub, Error::Timeout);
+                    self.retry_sub_refresh(sub, now);
+                }
             }
         }
+        self.tick_subscriptions(now);
         let (expired, waiting): (Vec<_>, Vec<_>) =
             std::mem::take(&mut self.waiting).into_iter().partition(|waiting| waiting.deadline <= now);
         self.waiting = waiting;
@@ -559,8 +601,7 @@ impl<S> Core<S> {
             if error.code == codes::errors::TOKEN_EXPIRED || error.temporary || error.code < 100 {
                 self.refresh_required |= error.code == codes::errors::TOKEN_EXPIRED;
                 self.emit_error(Error::Server(error));
-                self.effects.push(Effect::Close { generation });
-                self.link = Link::Idle;
+                self.drop_link();
                 self.schedule_reconnect(now);
             } else {
                 self.stop(Reason::new(error.code, error.message), Error::Disconnected);
@@ -580,6 +621,9 @@ impl<S> Core<S> {
         }
         self.set_state(ClientState::Connected);
         self.emit(ClientEvent::Connected(ConnectedEvent::new(result.client, result.version, result.data)));
+        self.server_subs_connected(result.subs);
+        // Subscriptions added during the handshake.
+        self.resubscribe_all(now);
         for waiting in std::mem::take(&mut self.waiting) {
             self.send_call(waiting.request, waiting.slot, waiting.deadline);
         }
@@ -601,19 +645,26 @@ impl<S> Core<S> {
             match self.calls.take(reply.id) {
                 Some(Purpose::User(slot)) => self.complete(slot, call_result(reply)),
                 Some(Purpose::Refresh) => self.refresh_reply(reply, now),
+                Some(Purpose::Subscribe(sub)) => self.subscribe_reply(sub, reply.id, reply, now),
+                Some(Purpose::Unsubscribe(_)) => {
+                    if reply.error.is_some() {
+                        self.subscription_command_failed(Connecting::UnsubscribeError, now);
+                    }
+                }
+                Some(Purpose::SubRefresh(sub)) => self.sub_refresh_reply(sub, reply, now),
                 // A reply that arrives after its call timed out.
                 None => log::debug!("reply to unknown command id {}", reply.id),
             }
-        } else if let Some(push) = reply.push {
-            if let Some(message) = push.message {
+        } else if let Some(mut push) = reply.push.map(Box::new) {
+            if let Some(message) = push.message.take() {
                 self.emit(ClientEvent::Message(MessageEvent::new(message.data)));
-            } else if let Some(disconnect) = push.disconnect {
+            } else if let Some(disconnect) = push.disconnect.take() {
                 // Only non-WebSocket transports deliver disconnects as pushes; same rule.
                 let code = u16::try_from(disconnect.code).unwrap_or(u16::MAX);
                 let action = codes::classify_close(Some((code, disconnect.reason.as_str())));
                 self.apply_close(action, now);
-            } else {
-                log::debug!("ignoring a push for channel {:?}", push.channel);
+            } else if let Err(push) = self.sub_push(push, now) {
+                self.server_push(*push);
             }
         } else if self.ping.is_some_and(|ping| ping.pong) {
             self.effects.push(Effect::Send { generation, command: Command::default() });
@@ -634,6 +685,15 @@ impl<S> Core<S> {
         let id = self.next_id();
         self.effects.push(Effect::Send { generation, command: request.into_command(id) });
         self.calls.insert(id, Purpose::User(slot), deadline);
+    }
+
+    /// The connection commands can be written to: up, or handshaking (commands written after
+    /// the connect command are handled after it).
+    fn writable_generation(&self) -> Option<u64> {
+        match self.link {
+            Link::Handshaking { generation, .. } | Link::Up { generation } => Some(generation),
+            _ => None,
+        }
     }
 
     fn start_refresh(&mut self) {
@@ -710,6 +770,7 @@ impl<S> Core<S> {
                     // next connect (or the client stops when there is no getter).
                     self.token.clear();
                     self.refresh_required = true;
+                    self.invalidate_all();
                 }
                 self.lose_connection(reason, now);
             }
@@ -719,10 +780,12 @@ impl<S> Core<S> {
 
     /// The connection is gone but the client reconnects.
     fn lose_connection(&mut self, reason: Reason, now: Instant) {
+        let was_connected = self.state == ClientState::Connected;
         self.drop_link();
-        if self.state == ClientState::Connected {
+        if was_connected {
             self.set_state(ClientState::Connecting);
             self.emit(ClientEvent::Connecting(ConnectingEvent::new(reason)));
+            self.server_subs_suspended();
         }
         self.schedule_reconnect(now);
     }
@@ -745,6 +808,7 @@ impl<S> Core<S> {
         if previous != ClientState::Disconnected {
             self.emit(ClientEvent::Disconnected(DisconnectedEvent::new(reason)));
         }
+        self.server_subs_ended();
     }
 
     /// Closes the current connection and forgets everything tied to it.
@@ -763,6 +827,7 @@ impl<S> Core<S> {
                 self.complete(slot, Err(Error::ConnectionLost));
             }
         }
+        self.suspend_all();
     }
 
     // ---- helpers -------------------------------------------------------------------------

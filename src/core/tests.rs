@@ -26,6 +26,8 @@ fn config(token: &str, has_token_getter: bool) -> CoreConfig {
         min_reconnect_delay: MIN_DELAY,
         max_reconnect_delay: MAX_DELAY,
         max_server_ping_delay: Duration::from_secs(10),
+        json: true,
+        max_message_size: 1 << 20,
     }
 }
 

@@ -22,6 +22,8 @@ pub(crate) enum Connecting {
     ConnectCalled,
     TransportClosed,
     NoPing,
+    SubscribeTimeout,
+    UnsubscribeError,
 }
 
 impl Connecting {
@@ -30,6 +32,8 @@ impl Connecting {
             Connecting::ConnectCalled => Reason::new(0, "connect called"),
             Connecting::TransportClosed => Reason::new(1, "transport closed"),
             Connecting::NoPing => Reason::new(2, "no ping"),
+            Connecting::SubscribeTimeout => Reason::new(3, "subscribe timeout"),
+            Connecting::UnsubscribeError => Reason::new(4, "unsubscribe error"),
         }
     }
 }
@@ -59,6 +63,9 @@ impl Disconnected {
 
 /// The server code that asks the client to forget its token and subscription state.
 pub(crate) const STATE_INVALIDATED: u32 = 3014;
+
+/// The unsubscribe code that asks a subscription to forget its token and position.
+pub(crate) const SUB_STATE_INVALIDATED: u32 = 2502;
 
 /// The WebSocket close code for "message too big".
 const WS_MESSAGE_TOO_BIG: u16 = 1009;
@@ -106,6 +113,8 @@ pub(crate) fn server_code_reconnects(code: u32) -> bool {
 pub(crate) mod errors {
     /// The token has expired: get a fresh one and retry.
     pub(crate) const TOKEN_EXPIRED: u32 = 109;
+    /// The stream position cannot be recovered (with the reject-unrecovered flag).
+    pub(crate) const UNRECOVERABLE_POSITION: u32 = 112;
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -9,14 +10,15 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 use super::executor::Lanes;
 use super::route::CallRoute;
-use super::token::TokenWorker;
+use super::token::{TokenRequest, TokenWorker};
 use super::{Connection, Input, Shared, Slot, TransportEvent, connection};
 use crate::codec::Codec;
+use crate::core::SubId;
 use crate::core::{Core, Effect};
 use crate::error::Error;
 use crate::events::{ClientEvent, ErrorEvent};
 use crate::protocol::Command;
-use crate::token::TokenGetter;
+use crate::token::{StateGetter, SubscriptionTokenGetter, TokenError, TokenGetter};
 use crate::transport::{DialControl, TransportConfig};
 use crate::types::ClientState;
 
@@ -52,7 +54,15 @@ pub(super) struct CoreLoop {
     token_getter: Option<Arc<dyn TokenGetter>>,
     token_worker: Option<TokenWorker>,
     connections: HashMap<u64, ConnectionEntry>,
+    subscriptions: HashMap<SubId, SubscriptionEntry>,
     shutdown_bound: Duration,
+}
+
+/// What the core thread keeps for a subscription besides the state machine's part.
+struct SubscriptionEntry {
+    state: Arc<AtomicU8>,
+    token_getter: Option<Arc<dyn SubscriptionTokenGetter>>,
+    state_getter: Option<Arc<dyn StateGetter>>,
 }
 
 impl CoreLoop {
@@ -69,6 +79,7 @@ impl CoreLoop {
             token_getter: parts.token_getter,
             token_worker: None,
             connections: HashMap::new(),
+            subscriptions: HashMap::new(),
             shutdown_bound: parts.shutdown_bound,
         }
     }
@@ -105,6 +116,25 @@ impl CoreLoop {
             Input::Token { attempt, result } => self.core.token_fetched(attempt, result, now),
             Input::TokenWorkerEnded => {}
             Input::Transport { generation, event } => self.transport_event(generation, event, now),
+            Input::AddSubscription(new) => {
+                let new = *new;
+                self.lanes.register(new.id, new.listener);
+                self.subscriptions.insert(
+                    new.id,
+                    SubscriptionEntry {
+                        state: new.state,
+                        token_getter: new.token_getter,
+                        state_getter: new.state_getter,
+                    },
+                );
+                self.core.add_subscription(new.id, new.settings);
+            }
+            Input::Subscribe(sub) => self.core.subscribe(sub, now),
+            Input::Unsubscribe(sub) => self.core.unsubscribe(sub, now),
+            Input::RemoveSubscription(sub) => self.core.remove_subscription(sub, now),
+            Input::SubCall { sub, request, slot } => self.core.sub_call(sub, request, slot, now),
+            Input::SubToken { attempt, result } => self.core.sub_token_fetched(attempt, result, now),
+            Input::SubState { attempt, result } => self.core.state_fetched(attempt, result, now),
         }
     }
 
@@ -168,6 +198,34 @@ impl CoreLoop {
                     let _ = slot.send(result);
                 }
                 Effect::State(state) => self.shared.set_state(state),
+                Effect::FetchSubToken { attempt, sub, channel } => {
+                    match self.subscriptions.get(&sub).and_then(|entry| entry.token_getter.clone()) {
+                        Some(getter) => self.ask(TokenRequest::Subscription { attempt, channel, getter }),
+                        None => self.core.sub_token_fetched(
+                            attempt,
+                            Err(TokenError::Unauthorized),
+                            Instant::now(),
+                        ),
+                    }
+                }
+                Effect::FetchState { attempt, sub, channel } => {
+                    match self.subscriptions.get(&sub).and_then(|entry| entry.state_getter.clone()) {
+                        Some(getter) => self.ask(TokenRequest::State { attempt, channel, getter }),
+                        None => {
+                            self.core.state_fetched(attempt, Err("no state getter".into()), Instant::now())
+                        }
+                    }
+                }
+                Effect::SubEvent { sub, event } => self.lanes.subscription_event(sub, event),
+                Effect::SubState { sub, state } => {
+                    if let Some(entry) = self.subscriptions.get(&sub) {
+                        entry.state.store(state.to_u8(), Ordering::Release);
+                    }
+                }
+                Effect::SubRemoved { sub } => {
+                    self.subscriptions.remove(&sub);
+                    self.lanes.unregister(sub);
+                }
             }
         }
         if !batch.is_empty() {
@@ -233,9 +291,15 @@ impl CoreLoop {
     }
 
     fn fetch_token(&mut self, attempt: u64) {
+        if let Some(getter) = self.token_getter.clone() {
+            self.ask(TokenRequest::Connection { attempt, getter });
+        }
+    }
+
+    /// Hands a getter call to the token worker, starting it on first use.
+    fn ask(&mut self, request: TokenRequest) {
         if self.token_worker.is_none() {
-            let Some(getter) = self.token_getter.clone() else { return };
-            match TokenWorker::spawn(getter, self.to_self.clone()) {
+            match TokenWorker::spawn(self.to_self.clone()) {
                 Ok(worker) => self.token_worker = Some(worker),
                 Err(err) => {
                     log::error!("{err}");
@@ -244,7 +308,7 @@ impl CoreLoop {
             }
         }
         if let Some(worker) = &self.token_worker {
-            worker.request(attempt);
+            worker.request(request);
         }
     }
 
@@ -266,7 +330,9 @@ impl CoreLoop {
                     }
                 }
                 Ok(Input::TokenWorkerEnded) => token_running = false,
-                Ok(Input::Call { slot, .. }) | Ok(Input::Ready { slot, .. }) => {
+                Ok(Input::Call { slot, .. })
+                | Ok(Input::Ready { slot, .. })
+                | Ok(Input::SubCall { slot, .. }) => {
                     let _ = slot.send(Err(Error::Closed));
                 }
                 Ok(_) => {}
@@ -296,6 +362,16 @@ fn log_event(event: &ClientEvent) {
         }
         ClientEvent::Disconnected(event) => log::info!("disconnected: {} {}", event.code(), event.reason()),
         ClientEvent::Error(event) => log::warn!("{}", event.error()),
-        ClientEvent::Message(_) => log::trace!("server message"),
+        ClientEvent::Subscribed(event) => {
+            log::debug!("server-side subscription {} subscribed", event.channel())
+        }
+        ClientEvent::Subscribing(event) => {
+            log::debug!("server-side subscription {} subscribing", event.channel())
+        }
+        ClientEvent::Unsubscribed(event) => log::debug!("server-side subscription {} ended", event.channel()),
+        ClientEvent::Message(_)
+        | ClientEvent::Publication(_)
+        | ClientEvent::Join(_)
+        | ClientEvent::Leave(_) => {}
     }
 }

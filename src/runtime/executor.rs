@@ -1,7 +1,8 @@
 //! Executor lanes: the threads that run listener callbacks.
 //!
 //! Lane 0 owns the client listener, so client events run there in the order the core emitted
-//! them. Each callback runs under `catch_unwind`: a panic is reported to `on_error` as
+//! them; each subscription's listener lives on lane `id % lanes`, so its events run in order
+//! too, while different subscriptions may run side by side. Each callback runs under `catch_unwind`: a panic is reported to `on_error` as
 //! [`Error::CallbackPanicked`] and the lane goes on with the next event.
 
 use std::any::Any;
@@ -11,9 +12,12 @@ use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender};
 
+use std::collections::HashMap;
+
+use crate::core::SubId;
 use crate::error::Error;
-use crate::events::{ClientEvent, ErrorEvent};
-use crate::listener::{ClientListener, dispatch};
+use crate::events::{ClientEvent, ErrorEvent, SubscriptionEvent};
+use crate::listener::{ClientListener, SubscriptionListener, dispatch, dispatch_subscription};
 
 thread_local! {
     static ON_LANE: Cell<bool> = const { Cell::new(false) };
@@ -27,6 +31,9 @@ pub(crate) fn on_lane_thread() -> bool {
 /// Work for a lane.
 pub(crate) enum LaneJob {
     Client(ClientEvent),
+    Register(SubId, Box<dyn SubscriptionListener>),
+    Subscription(SubId, SubscriptionEvent),
+    Unregister(SubId),
     /// Run everything queued before, then exit.
     Stop,
 }
@@ -41,6 +48,26 @@ impl Lanes {
     pub(crate) fn client_event(&self, event: ClientEvent) {
         // A lane only goes away after Stop, which is sent last.
         let _ = self.senders[0].send(LaneJob::Client(event));
+    }
+
+    /// The lane of subscription `id`: always the same one, so its events stay in order.
+    fn lane_of(&self, id: SubId) -> &Sender<LaneJob> {
+        &self.senders[(id % self.senders.len() as u64) as usize]
+    }
+
+    /// Hands a subscription's listener to its lane.
+    pub(crate) fn register(&self, id: SubId, listener: Box<dyn SubscriptionListener>) {
+        let _ = self.lane_of(id).send(LaneJob::Register(id, listener));
+    }
+
+    /// Queues a subscription event on the subscription's lane.
+    pub(crate) fn subscription_event(&self, id: SubId, event: SubscriptionEvent) {
+        let _ = self.lane_of(id).send(LaneJob::Subscription(id, event));
+    }
+
+    /// Drops a subscription's listener after the events queued before.
+    pub(crate) fn unregister(&self, id: SubId) {
+        let _ = self.lane_of(id).send(LaneJob::Unregister(id));
     }
 
     /// Asks every lane to exit after the jobs queued so far.
@@ -70,6 +97,7 @@ pub(crate) fn spawn(
 
 fn run(jobs: Receiver<LaneJob>, mut listener: Option<Box<dyn ClientListener>>) {
     ON_LANE.with(|flag| flag.set(true));
+    let mut subscriptions: HashMap<SubId, Box<dyn SubscriptionListener>> = HashMap::new();
     for job in jobs.iter() {
         match job {
             LaneJob::Client(event) => {
@@ -77,7 +105,30 @@ fn run(jobs: Receiver<LaneJob>, mut listener: Option<Box<dyn ClientListener>>) {
                     call_client(listener, &event);
                 }
             }
+            LaneJob::Register(id, listener) => {
+                subscriptions.insert(id, listener);
+            }
+            LaneJob::Subscription(id, event) => {
+                if let Some(listener) = subscriptions.get_mut(&id) {
+                    call_subscription(listener.as_mut(), &event);
+                }
+            }
+            LaneJob::Unregister(id) => {
+                subscriptions.remove(&id);
+            }
             LaneJob::Stop => break,
+        }
+    }
+}
+
+fn call_subscription(listener: &mut dyn SubscriptionListener, event: &SubscriptionEvent) {
+    let outcome = catch_unwind(AssertUnwindSafe(|| dispatch_subscription(listener, event)));
+    if let Err(panic) = outcome {
+        let message = panic_message(panic.as_ref());
+        log::error!("subscription listener panicked: {message}");
+        let report = SubscriptionEvent::Error(ErrorEvent::new(Error::CallbackPanicked(message)));
+        if catch_unwind(AssertUnwindSafe(|| dispatch_subscription(listener, &report))).is_err() {
+            log::error!("subscription listener panicked again while handling the report of a panic");
         }
     }
 }

@@ -33,7 +33,7 @@ use crossbeam_channel::Sender;
 use parking_lot::Mutex;
 
 use crate::codec::Codec;
-use crate::core::{CommandIds, Core, Request};
+use crate::core::{CommandIds, Core, Request, SubId, SubSettings};
 use crate::error::{Error, TransportError};
 use crate::listener::ClientListener;
 use crate::protocol::Reply;
@@ -62,6 +62,23 @@ pub(crate) enum Input {
     Transport { generation: u64, event: TransportEvent },
     Token { attempt: u64, result: Result<String, TokenError> },
     TokenWorkerEnded,
+    AddSubscription(Box<NewSubscription>),
+    Subscribe(SubId),
+    Unsubscribe(SubId),
+    RemoveSubscription(SubId),
+    SubCall { sub: SubId, request: Request, slot: Slot },
+    SubToken { attempt: u64, result: Result<String, TokenError> },
+    SubState { attempt: u64, result: Result<crate::types::StreamPosition, String> },
+}
+
+/// Everything the core thread needs to know about a new subscription.
+pub(crate) struct NewSubscription {
+    pub(crate) id: SubId,
+    pub(crate) settings: SubSettings,
+    pub(crate) token_getter: Option<Arc<dyn crate::token::SubscriptionTokenGetter>>,
+    pub(crate) state_getter: Option<Arc<dyn crate::token::StateGetter>>,
+    pub(crate) listener: Box<dyn crate::listener::SubscriptionListener>,
+    pub(crate) state: Arc<AtomicU8>,
 }
 
 /// What a connection thread reports.
@@ -100,14 +117,21 @@ struct Threads {
     lanes: Vec<JoinHandle<()>>,
 }
 
-/// The running client: the way into the core thread, and the threads to join.
+/// The running client: the ways in, and the threads to join. Dropping it (with the last
+/// `Client`) starts the shutdown.
 pub(crate) struct Runtime {
+    handles: Arc<Handles>,
+    threads: Mutex<Option<Threads>>,
+}
+
+/// The ways into a running client, shared by the client and subscription handles
+/// (subscriptions hold it weakly, so they never keep a client alive).
+pub(crate) struct Handles {
     inputs: Sender<Input>,
     shared: Arc<Shared>,
     route: Arc<CallRoute>,
     ids: Arc<CommandIds>,
     codec: Codec,
-    threads: Mutex<Option<Threads>>,
 }
 
 /// What the runtime needs to start.
@@ -143,15 +167,40 @@ impl Runtime {
         });
         let core = spawn("centrifuge-core".into(), move || core_loop.run())?;
         Ok(Runtime {
-            inputs,
-            shared,
-            route,
-            ids: parts.ids,
-            codec,
+            handles: Arc::new(Handles { inputs, shared, route, ids: parts.ids, codec }),
             threads: Mutex::new(Some(Threads { core, lanes: lane_threads })),
         })
     }
 
+    pub(crate) fn handles(&self) -> &Arc<Handles> {
+        &self.handles
+    }
+
+    /// Shuts the client down and joins its threads (see the module docs).
+    pub(crate) fn close(&self) {
+        let _ = self.handles.inputs.send(Input::Close);
+        if on_lane_thread() {
+            return;
+        }
+        // Concurrent closers wait here until the first has joined everything.
+        let mut threads = self.threads.lock();
+        if let Some(threads) = threads.take() {
+            let _ = threads.core.join();
+            for lane in threads.lanes {
+                let _ = lane.join();
+            }
+        }
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        // The last handle is gone: ask the threads to stop, wait for nothing.
+        let _ = self.handles.inputs.send(Input::Close);
+    }
+}
+
+impl Handles {
     /// Makes a call and waits for its answer, at most `timeout`: directly on the connection
     /// when it is up (see [`route`]), through the core otherwise.
     pub(crate) fn call(&self, request: Request, timeout: Duration) -> Result<Reply, Error> {
@@ -225,32 +274,21 @@ impl Runtime {
         &self.shared
     }
 
+    /// A call on a subscription's channel made while it is subscribing: the core sends it
+    /// once subscribed, or fails it.
+    pub(crate) fn sub_call(&self, sub: SubId, request: Request, timeout: Duration) -> Result<Reply, Error> {
+        let (slot, answer) = crossbeam_channel::bounded(1);
+        self.send(Input::SubCall { sub, request, slot })?;
+        match answer.recv_timeout(timeout + CALLER_GRACE) {
+            Ok(result) => result,
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => Err(Error::Timeout),
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => Err(Error::Closed),
+        }
+    }
+
     /// Hands `input` to the core thread; fails once the client is closed.
     pub(crate) fn send(&self, input: Input) -> Result<(), Error> {
         self.inputs.send(input).map_err(|_| Error::Closed)
-    }
-
-    /// Shuts the client down and joins its threads (see the module docs).
-    pub(crate) fn close(&self) {
-        let _ = self.inputs.send(Input::Close);
-        if on_lane_thread() {
-            return;
-        }
-        // Concurrent closers wait here until the first has joined everything.
-        let mut threads = self.threads.lock();
-        if let Some(threads) = threads.take() {
-            let _ = threads.core.join();
-            for lane in threads.lanes {
-                let _ = lane.join();
-            }
-        }
-    }
-}
-
-impl Drop for Runtime {
-    fn drop(&mut self) {
-        // The last handle is gone: ask the threads to stop, wait for nothing.
-        let _ = self.inputs.send(Input::Close);
     }
 }
 
