@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use centrifuge_blocking::{Client, ClientConfig, ClientEvent, listener};
+use centrifuge_blocking::{Client, ClientConfig, ClientEvent, SubscriptionEvent, listener};
 use crossbeam_channel::Receiver;
 
 /// How long a test waits for an event that should come.
@@ -92,4 +92,91 @@ impl Events {
 /// The number of threads in this process right now.
 pub fn thread_count() -> usize {
     std::fs::read_dir("/proc/self/task").map(|tasks| tasks.count()).unwrap_or(0)
+}
+
+/// The events of one subscription, in order.
+pub struct SubEvents {
+    receiver: Receiver<centrifuge_blocking::SubscriptionEvent>,
+}
+
+/// A subscription of `client` to `channel`, and its events.
+pub fn subscription(
+    client: &Client,
+    channel: &str,
+    config: centrifuge_blocking::SubscriptionConfig,
+) -> (centrifuge_blocking::Subscription, SubEvents) {
+    let (listener, receiver) = listener::subscription_channel();
+    let subscription = client.new_subscription(channel, config, listener).expect("a new subscription");
+    (subscription, SubEvents { receiver })
+}
+
+impl SubEvents {
+    /// Skips events until `pick` returns something.
+    pub fn until<T>(&self, what: &str, mut pick: impl FnMut(&SubscriptionEvent) -> Option<T>) -> T {
+        let deadline = Instant::now() + EVENT_TIMEOUT;
+        let mut seen = Vec::new();
+        loop {
+            match self.receiver.recv_deadline(deadline) {
+                Ok(event) => {
+                    if let Some(found) = pick(&event) {
+                        return found;
+                    }
+                    seen.push(event);
+                }
+                Err(_) => panic!("no {what} within {EVENT_TIMEOUT:?}; saw {seen:#?}"),
+            }
+        }
+    }
+
+    /// The next event, whatever it is.
+    pub fn next(&self) -> SubscriptionEvent {
+        self.receiver
+            .recv_timeout(EVENT_TIMEOUT)
+            .unwrap_or_else(|_| panic!("no event within {EVENT_TIMEOUT:?}"))
+    }
+
+    pub fn subscribed(&self) -> centrifuge_blocking::SubscribedEvent {
+        self.until("subscribed event", |event| match event {
+            SubscriptionEvent::Subscribed(event) => Some(event.clone()),
+            _ => None,
+        })
+    }
+
+    pub fn subscribing(&self) -> (u32, String) {
+        self.until("subscribing event", |event| match event {
+            SubscriptionEvent::Subscribing(event) => Some((event.code(), event.reason().to_string())),
+            _ => None,
+        })
+    }
+
+    pub fn unsubscribed(&self) -> (u32, String) {
+        self.until("unsubscribed event", |event| match event {
+            SubscriptionEvent::Unsubscribed(event) => Some((event.code(), event.reason().to_string())),
+            _ => None,
+        })
+    }
+
+    pub fn publication(&self) -> centrifuge_blocking::PublicationEvent {
+        self.until("publication", |event| match event {
+            SubscriptionEvent::Publication(event) => Some(event.clone()),
+            _ => None,
+        })
+    }
+
+    pub fn error(&self) -> centrifuge_blocking::Error {
+        self.until("error event", |event| match event {
+            SubscriptionEvent::Error(event) => Some(event.error().clone()),
+            _ => None,
+        })
+    }
+
+    /// Everything that arrives within `window`.
+    pub fn within(&self, window: Duration) -> Vec<SubscriptionEvent> {
+        let deadline = Instant::now() + window;
+        let mut seen = Vec::new();
+        while let Ok(event) = self.receiver.recv_deadline(deadline) {
+            seen.push(event);
+        }
+        seen
+    }
 }

@@ -1,0 +1,498 @@
+//! Subscriptions against a real Centrifugo, in JSON and in Protobuf.
+
+#[macro_use]
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use centrifuge_blocking::{
+    Client, ClientConfig, ClientEvent, Error, HistoryOptions, Protocol, StreamPosition, SubscriptionConfig,
+    SubscriptionEvent, SubscriptionState, TokenError, codes,
+};
+use centrifuge_test_harness::{Centrifugo, Claims, HMAC_SECRET, config};
+use support::events::{Events, SubEvents, client, subscription};
+
+in_both_protocols!(
+    subscribe_and_unsubscribe_report_their_codes,
+    subscribe_before_connect_works,
+    a_second_subscription_to_a_channel_is_refused_and_removal_allows_a_new_one,
+    a_publication_from_one_client_reaches_another_byte_exact_with_publisher_info,
+    two_hundred_server_publications_arrive_in_order,
+    subscription_history_with_limit_since_and_reverse,
+    presence_and_join_leave_with_two_clients,
+    a_subscription_token_opens_a_token_only_channel,
+    a_short_lived_subscription_token_is_refreshed_without_resubscribing,
+    an_unauthorized_subscription_getter_unsubscribes_with_code_1,
+    a_channel_without_permission_unsubscribes_with_the_servers_code,
+    missed_publications_are_recovered_after_a_reconnect,
+    a_gap_larger_than_the_history_is_reported_as_not_recovered,
+    since_resumes_from_a_position_saved_by_another_client,
+    the_state_getter_is_asked_first_and_again_after_112,
+    fossil_delta_delivers_exactly_what_was_published,
+    server_side_subscriptions_from_config_token_and_api,
+    server_side_subscriptions_recover_across_a_reconnect,
+    calls_on_an_unsubscribed_subscription_fail_at_once,
+    close_moves_every_subscription_to_unsubscribed_with_code_2,
+);
+
+fn config(protocol: Protocol) -> ClientConfig {
+    ClientConfig::default().protocol(protocol).min_reconnect_delay(Duration::from_millis(50))
+}
+
+fn token(user: &str) -> String {
+    Claims::connection(user).sign(HMAC_SECRET)
+}
+
+fn channel(protocol: Protocol, namespace: &str, name: &str) -> String {
+    format!("{namespace}:{name}-{protocol:?}").to_lowercase()
+}
+
+/// A client connected as `user`, with the server it is connected to (keep it: the shared
+/// server stops when its last holder lets go).
+fn connected(protocol: Protocol, user: &str) -> (Arc<Centrifugo>, Client, Events) {
+    let server = Centrifugo::shared();
+    let (client, events) = client(&server.ws_url(), config(protocol).token(token(user)));
+    client.connect().unwrap();
+    events.connected();
+    (server, client, events)
+}
+
+fn subscribe_and_unsubscribe_report_their_codes(protocol: Protocol) {
+    let (_server, client, _events) = connected(protocol, "sub-codes");
+    let (sub, events) =
+        subscription(&client, &channel(protocol, config::HISTORY, "codes"), SubscriptionConfig::default());
+    assert_eq!(sub.state(), SubscriptionState::Unsubscribed);
+    sub.subscribe().unwrap();
+    assert_eq!(events.subscribing(), (codes::SUBSCRIBE_CALLED, "subscribe called".into()));
+    let subscribed = events.subscribed();
+    assert!(subscribed.recoverable() && subscribed.positioned(), "the hist namespace forces recovery");
+    assert!(!subscribed.was_recovering());
+    assert_eq!(sub.state(), SubscriptionState::Subscribed);
+    sub.unsubscribe().unwrap();
+    assert_eq!(events.unsubscribed(), (codes::UNSUBSCRIBE_CALLED, "unsubscribe called".into()));
+    assert_eq!(sub.state(), SubscriptionState::Unsubscribed);
+    // And again: the position was kept, so this subscribe recovers.
+    sub.subscribe().unwrap();
+    assert!(events.subscribed().was_recovering());
+    client.close();
+}
+
+fn subscribe_before_connect_works(protocol: Protocol) {
+    let server = Centrifugo::shared();
+    let (client, client_events) = client(&server.ws_url(), config(protocol));
+    let (sub, events) =
+        subscription(&client, &channel(protocol, config::HISTORY, "early"), SubscriptionConfig::default());
+    sub.subscribe().unwrap();
+    assert_eq!(events.subscribing().0, codes::SUBSCRIBE_CALLED);
+    assert_eq!(sub.state(), SubscriptionState::Subscribing);
+    client.connect().unwrap();
+    client_events.connected();
+    events.subscribed();
+    client.close();
+}
+
+fn a_second_subscription_to_a_channel_is_refused_and_removal_allows_a_new_one(protocol: Protocol) {
+    let (_server, client, _events) = connected(protocol, "dup");
+    let name = channel(protocol, config::HISTORY, "dup");
+    let (sub, events) = subscription(&client, &name, SubscriptionConfig::default());
+    sub.subscribe().unwrap();
+    events.subscribed();
+    let second = client.new_subscription(
+        &name,
+        SubscriptionConfig::default(),
+        centrifuge_blocking::listener::NoopListener,
+    );
+    assert!(matches!(second, Err(Error::DuplicateSubscription(channel)) if channel == name));
+    assert_eq!(client.subscription(&name).map(|found| found.state()), Some(SubscriptionState::Subscribed));
+    assert_eq!(client.subscriptions().len(), 1);
+    client.remove_subscription(&sub).unwrap();
+    assert_eq!(events.unsubscribed().0, codes::UNSUBSCRIBE_CALLED);
+    assert!(client.subscription(&name).is_none());
+    let (again, again_events) = subscription(&client, &name, SubscriptionConfig::default());
+    again.subscribe().unwrap();
+    again_events.subscribed();
+    client.close();
+}
+
+fn a_publication_from_one_client_reaches_another_byte_exact_with_publisher_info(protocol: Protocol) {
+    let (_server, alice, _) = connected(protocol, "alice");
+    let (_server, bob, _) = connected(protocol, "bob");
+    let name = channel(protocol, config::HISTORY, "talk");
+    let (alice_sub, alice_events) = subscription(&alice, &name, SubscriptionConfig::default());
+    let (bob_sub, bob_events) = subscription(&bob, &name, SubscriptionConfig::default());
+    alice_sub.subscribe().unwrap();
+    bob_sub.subscribe().unwrap();
+    alice_events.subscribed();
+    bob_events.subscribed();
+    let payload = r#"{"text": "hi from alice ✓",  "n": 1.50}"#;
+    alice_sub.publish(payload).unwrap();
+    let received = bob_events.publication();
+    assert_eq!(received.data(), payload.as_bytes());
+    assert_eq!(received.channel(), name);
+    let info = received.publication().info().expect("publisher info");
+    assert_eq!(info.user(), "alice");
+    assert!(received.publication().offset() > 0);
+    alice.close();
+    bob.close();
+}
+
+fn two_hundred_server_publications_arrive_in_order(protocol: Protocol) {
+    let server = Centrifugo::shared();
+    let (_server, client, _) = connected(protocol, "ordered");
+    let name = channel(protocol, config::HISTORY, "ordered");
+    let (sub, events) = subscription(&client, &name, SubscriptionConfig::default());
+    sub.subscribe().unwrap();
+    let start = events.subscribed().position().expect("positioned").offset;
+    for n in 0..200 {
+        server.api().publish(&name, &format!(r#"{{"n":{n}}}"#)).unwrap();
+    }
+    for n in 0..200u64 {
+        let publication = events.publication();
+        assert_eq!(publication.data(), format!(r#"{{"n":{n}}}"#).as_bytes());
+        assert_eq!(publication.publication().offset(), start + n + 1);
+    }
+    client.close();
+}
+
+fn subscription_history_with_limit_since_and_reverse(protocol: Protocol) {
+    let server = Centrifugo::shared();
+    let (_server, client, _) = connected(protocol, "historian");
+    let name = channel(protocol, config::HISTORY, "sub-history");
+    let (sub, events) = subscription(&client, &name, SubscriptionConfig::default());
+    sub.subscribe().unwrap();
+    events.subscribed();
+    for n in 1..=5 {
+        server.api().publish(&name, &format!("{n}")).unwrap();
+    }
+    let all = sub.history(HistoryOptions::default().limit(-1)).unwrap();
+    let data: Vec<&[u8]> = all.publications().iter().map(|p| p.data()).collect();
+    assert_eq!(data, vec![&b"1"[..], b"2", b"3", b"4", b"5"]);
+    let since = StreamPosition::new(all.publications()[2].offset(), all.position().epoch.clone());
+    let after = sub.history(HistoryOptions::default().limit(10).since(since)).unwrap();
+    assert_eq!(after.publications().iter().map(|p| p.data()).collect::<Vec<_>>(), vec![&b"4"[..], b"5"]);
+    let newest = sub.history(HistoryOptions::default().limit(2).reverse(true)).unwrap();
+    assert_eq!(newest.publications().iter().map(|p| p.data()).collect::<Vec<_>>(), vec![&b"5"[..], b"4"]);
+    let top = sub.history(HistoryOptions::default()).unwrap();
+    assert!(top.publications().is_empty(), "limit 0 gives the position only");
+    assert_eq!(top.position(), all.position());
+    client.close();
+}
+
+fn presence_and_join_leave_with_two_clients(protocol: Protocol) {
+    let (_server, first, _) = connected(protocol, "first");
+    let (_server, second, _) = connected(protocol, "second");
+    let name = channel(protocol, config::PRESENCE, "room");
+    let (first_sub, first_events) =
+        subscription(&first, &name, SubscriptionConfig::default().join_leave(true));
+    first_sub.subscribe().unwrap();
+    first_events.subscribed();
+    let (second_sub, second_events) = subscription(&second, &name, SubscriptionConfig::default());
+    second_sub.subscribe().unwrap();
+    second_events.subscribed();
+    let joined = first_events.until("join", |event| match event {
+        SubscriptionEvent::Join(join) if join.info().user() == "second" => Some(join.clone()),
+        _ => None,
+    });
+    assert_eq!(joined.channel(), name);
+    let presence = first_sub.presence().unwrap();
+    let mut users: Vec<&str> = presence.clients().values().map(|info| info.user()).collect();
+    users.sort_unstable();
+    assert_eq!(users, vec!["first", "second"]);
+    let stats = second_sub.presence_stats().unwrap();
+    assert_eq!((stats.num_clients, stats.num_users), (2, 2));
+    second_sub.unsubscribe().unwrap();
+    let left = first_events.until("leave", |event| match event {
+        SubscriptionEvent::Leave(leave) => Some(leave.info().user().to_string()),
+        _ => None,
+    });
+    assert_eq!(left, "second");
+    first.close();
+    second.close();
+}
+
+fn a_subscription_token_opens_a_token_only_channel(protocol: Protocol) {
+    let (_server, client, _) = connected(protocol, "holder");
+    let name = channel(protocol, config::TOKEN_ONLY, "vault");
+    let sub_token = Claims::subscription("holder", &name).sign(HMAC_SECRET);
+    let (sub, events) = subscription(&client, &name, SubscriptionConfig::default().token(sub_token));
+    sub.subscribe().unwrap();
+    events.subscribed();
+    client.close();
+}
+
+fn a_short_lived_subscription_token_is_refreshed_without_resubscribing(protocol: Protocol) {
+    let (_server, client, _) = connected(protocol, "refresher");
+    let name = channel(protocol, config::TOKEN_ONLY, "refreshed");
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&calls);
+    let getter = move |channel: &str| -> Result<String, TokenError> {
+        counted.fetch_add(1, Ordering::SeqCst);
+        Ok(Claims::subscription("refresher", channel).expires_in(Duration::from_secs(2)).sign(HMAC_SECRET))
+    };
+    let (sub, events) = subscription(&client, &name, SubscriptionConfig::default().token_getter(getter));
+    sub.subscribe().unwrap();
+    events.subscribed();
+    let later = events.within(Duration::from_millis(5500));
+    assert!(calls.load(Ordering::SeqCst) >= 3, "getter called {} times", calls.load(Ordering::SeqCst));
+    assert!(
+        later.iter().all(|event| !matches!(
+            event,
+            SubscriptionEvent::Subscribing(_) | SubscriptionEvent::Unsubscribed(_)
+        )),
+        "the subscription must survive: {later:?}"
+    );
+    assert_eq!(sub.state(), SubscriptionState::Subscribed);
+    client.close();
+}
+
+fn an_unauthorized_subscription_getter_unsubscribes_with_code_1(protocol: Protocol) {
+    let (_server, client, _) = connected(protocol, "denied");
+    let getter = |_: &str| -> Result<String, TokenError> { Err(TokenError::Unauthorized) };
+    let (sub, events) = subscription(
+        &client,
+        &channel(protocol, config::TOKEN_ONLY, "denied"),
+        SubscriptionConfig::default().token_getter(getter),
+    );
+    sub.subscribe().unwrap();
+    assert_eq!(events.unsubscribed(), (codes::SUBSCRIPTION_UNAUTHORIZED, "unauthorized".into()));
+    client.close();
+}
+
+fn a_channel_without_permission_unsubscribes_with_the_servers_code(protocol: Protocol) {
+    let (_server, client, _) = connected(protocol, "no-permission");
+    let (sub, events) = subscription(
+        &client,
+        &channel(protocol, config::TOKEN_ONLY, "closed"),
+        SubscriptionConfig::default(),
+    );
+    sub.subscribe().unwrap();
+    assert!(matches!(events.error(), Error::Server(error) if error.code == 103));
+    assert_eq!(events.unsubscribed(), (103, "permission denied".into()));
+    assert_eq!(sub.state(), SubscriptionState::Unsubscribed);
+    client.close();
+}
+
+/// Subscribes a fresh user to `name`, has the server disconnect it, publishes 20 messages
+/// while it is away and returns the subscription's events from the resubscribe on.
+fn publish_while_away(protocol: Protocol, name: &str, user: &str) -> (Arc<Centrifugo>, Client, SubEvents) {
+    let server = Centrifugo::shared();
+    // A long first reconnect delay keeps the client away while the server publishes.
+    let config = ClientConfig::default()
+        .protocol(protocol)
+        .token(token(user))
+        .min_reconnect_delay(Duration::from_millis(800));
+    let (client, client_events) = client(&server.ws_url(), config);
+    client.connect().unwrap();
+    client_events.connected();
+    let (sub, events) = subscription(&client, name, SubscriptionConfig::default());
+    sub.subscribe().unwrap();
+    events.subscribed();
+    server.api().disconnect(user, 4000, "come back").unwrap();
+    assert_eq!(events.subscribing(), (codes::SUBSCRIPTION_TRANSPORT_CLOSED, "transport closed".into()));
+    for n in 0..20 {
+        server.api().publish(name, &format!(r#"{{"missed":{n}}}"#)).unwrap();
+    }
+    (server, client, events)
+}
+
+fn missed_publications_are_recovered_after_a_reconnect(protocol: Protocol) {
+    let name = channel(protocol, config::HISTORY, "recovery");
+    let (_server, client, events) = publish_while_away(protocol, &name, &format!("recover-{protocol:?}"));
+    let subscribed = events.subscribed();
+    assert!(subscribed.was_recovering() && subscribed.recovered(), "{subscribed:?}");
+    for n in 0..20 {
+        assert_eq!(events.publication().data(), format!(r#"{{"missed":{n}}}"#).as_bytes(), "publication {n}");
+    }
+    let extra = events.within(Duration::from_millis(300));
+    assert!(
+        !extra.iter().any(|event| matches!(event, SubscriptionEvent::Publication(_))),
+        "none twice: {extra:?}"
+    );
+    client.close();
+}
+
+fn a_gap_larger_than_the_history_is_reported_as_not_recovered(protocol: Protocol) {
+    let name = channel(protocol, config::SMALL_HISTORY, "lossy");
+    let (_server, client, events) = publish_while_away(protocol, &name, &format!("lossy-{protocol:?}"));
+    let subscribed = events.subscribed();
+    assert!(subscribed.was_recovering() && !subscribed.recovered(), "{subscribed:?}");
+    client.close();
+}
+
+fn since_resumes_from_a_position_saved_by_another_client(protocol: Protocol) {
+    let server = Centrifugo::shared();
+    let name = channel(protocol, config::HISTORY, "resume");
+    let saved = {
+        let (_server, client, _) = connected(protocol, "resumer");
+        let (sub, events) = subscription(&client, &name, SubscriptionConfig::default());
+        sub.subscribe().unwrap();
+        let position = events.subscribed().position().cloned().expect("a position");
+        client.close();
+        position
+    };
+    for n in 0..5 {
+        server.api().publish(&name, &format!(r#"{{"later":{n}}}"#)).unwrap();
+    }
+    let (_server, client, _) = connected(protocol, "resumer");
+    let (sub, events) = subscription(&client, &name, SubscriptionConfig::default().since(saved));
+    sub.subscribe().unwrap();
+    let subscribed = events.subscribed();
+    assert!(subscribed.was_recovering() && subscribed.recovered());
+    for n in 0..5 {
+        assert_eq!(events.publication().data(), format!(r#"{{"later":{n}}}"#).as_bytes());
+    }
+    client.close();
+}
+
+fn the_state_getter_is_asked_first_and_again_after_112(protocol: Protocol) {
+    let server = Centrifugo::shared();
+    let name = channel(protocol, config::SMALL_HISTORY, "state");
+    for n in 0..5 {
+        server.api().publish(&name, &format!("{n}")).unwrap();
+    }
+    let top = server.api().history(&name, 0).unwrap();
+    let epoch = top["epoch"].as_str().unwrap().to_string();
+    let offset = top["offset"].as_u64().unwrap();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&calls);
+    // First a stale snapshot (offset 1: history holds only the last 2), then the current one.
+    let getter = move |_: &str| -> Result<StreamPosition, String> {
+        let call = counted.fetch_add(1, Ordering::SeqCst);
+        Ok(StreamPosition::new(if call == 0 { 1 } else { offset }, epoch.clone()))
+    };
+    let (_server, client, _) = connected(protocol, "stateful");
+    let (sub, events) = subscription(&client, &name, SubscriptionConfig::default().state_getter(getter));
+    sub.subscribe().unwrap();
+    assert!(matches!(events.error(), Error::Server(error) if error.code == 112));
+    let subscribed = events.subscribed();
+    assert_eq!(calls.load(Ordering::SeqCst), 2, "asked on the first subscribe and again after 112");
+    assert!(subscribed.was_recovering() && subscribed.recovered());
+    client.close();
+}
+
+fn fossil_delta_delivers_exactly_what_was_published(protocol: Protocol) {
+    let server = Centrifugo::shared();
+    let name = channel(protocol, config::DELTA, "doc");
+    let (_server, client, _) = connected(protocol, "delta-reader");
+    let (sub, events) = subscription(&client, &name, SubscriptionConfig::default().delta(true));
+    sub.subscribe().unwrap();
+    events.subscribed();
+    let base = "The quick brown fox jumps over the lazy dog. ".repeat(8);
+    let payloads: Vec<String> = (0..10).map(|n| format!(r#"{{"version":{n},"text":"{base}{n}"}}"#)).collect();
+    for payload in &payloads {
+        server.api().publish(&name, payload).unwrap();
+    }
+    for payload in &payloads {
+        assert_eq!(std::str::from_utf8(events.publication().data()).unwrap(), payload);
+    }
+    client.close();
+}
+
+fn server_side_subscriptions_from_config_token_and_api(protocol: Protocol) {
+    let server = Centrifugo::shared();
+    let user = format!("server-side-{protocol:?}");
+    let from_claim = channel(protocol, config::HISTORY, "claimed");
+    let from_api = channel(protocol, config::HISTORY, "added");
+    let personal = format!("{}:#{user}", config::PERSONAL);
+    let token = Claims::connection(&user).channels(&[&from_claim]).sign(HMAC_SECRET);
+    let (client, events) = client(&server.ws_url(), config(protocol).token(token));
+    client.connect().unwrap();
+    let mut subscribed = Vec::new();
+    while subscribed.len() < 2 {
+        subscribed.push(events.until("server-side subscribed", |event| match event {
+            ClientEvent::Subscribed(event) => Some(event.channel().to_string()),
+            _ => None,
+        }));
+    }
+    subscribed.sort();
+    let mut expected = vec![from_claim.clone(), personal.clone()];
+    expected.sort();
+    assert_eq!(subscribed, expected);
+
+    server.api().publish(&personal, r#"{"for":"me"}"#).unwrap();
+    let (channel, data) = events.until("server-side publication", |event| match event {
+        ClientEvent::Publication(event) => Some((event.channel().to_string(), event.data().to_vec())),
+        _ => None,
+    });
+    assert_eq!((channel.as_str(), data.as_slice()), (personal.as_str(), &br#"{"for":"me"}"#[..]));
+
+    server.api().subscribe(&user, &from_api).unwrap();
+    let added = events.until("server-side subscribed", |event| match event {
+        ClientEvent::Subscribed(event) => Some(event.channel().to_string()),
+        _ => None,
+    });
+    assert_eq!(added, from_api);
+    server.api().unsubscribe(&user, &from_api).unwrap();
+    let removed = events.until("server-side unsubscribed", |event| match event {
+        ClientEvent::Unsubscribed(event) => Some(event.channel().to_string()),
+        _ => None,
+    });
+    assert_eq!(removed, from_api);
+    client.close();
+}
+
+fn server_side_subscriptions_recover_across_a_reconnect(protocol: Protocol) {
+    let server = Centrifugo::shared();
+    let user = format!("server-recovery-{protocol:?}");
+    let personal = format!("{}:#{user}", config::PERSONAL);
+    let config = ClientConfig::default()
+        .protocol(protocol)
+        .token(token(&user))
+        .min_reconnect_delay(Duration::from_millis(800));
+    let (client, events) = client(&server.ws_url(), config);
+    client.connect().unwrap();
+    events.until("server-side subscribed", |event| matches!(event, ClientEvent::Subscribed(_)).then_some(()));
+    server.api().disconnect(&user, 4000, "come back").unwrap();
+    events.until("server-side subscribing", |event| match event {
+        ClientEvent::Subscribing(event) if event.channel() == personal => Some(()),
+        _ => None,
+    });
+    for n in 0..3 {
+        server.api().publish(&personal, &format!(r#"{{"missed":{n}}}"#)).unwrap();
+    }
+    let resubscribed = events.until("server-side subscribed again", |event| match event {
+        ClientEvent::Subscribed(event) => Some(event.clone()),
+        _ => None,
+    });
+    assert!(resubscribed.was_recovering() && resubscribed.recovered(), "{resubscribed:?}");
+    for n in 0..3 {
+        let data = events.until("recovered publication", |event| match event {
+            ClientEvent::Publication(event) => Some(event.data().to_vec()),
+            _ => None,
+        });
+        assert_eq!(data, format!(r#"{{"missed":{n}}}"#).as_bytes());
+    }
+    client.close();
+}
+
+fn calls_on_an_unsubscribed_subscription_fail_at_once(protocol: Protocol) {
+    let (_server, client, _) = connected(protocol, "idle-sub");
+    let (sub, _events) =
+        subscription(&client, &channel(protocol, config::HISTORY, "idle"), SubscriptionConfig::default());
+    assert!(matches!(sub.publish("{}"), Err(Error::Unsubscribed)));
+    assert!(matches!(sub.history(HistoryOptions::default()), Err(Error::Unsubscribed)));
+    client.close();
+    assert!(matches!(sub.subscribe(), Err(Error::Closed)));
+}
+
+fn close_moves_every_subscription_to_unsubscribed_with_code_2(protocol: Protocol) {
+    let (_server, client, _) = connected(protocol, "closer");
+    let mut all = Vec::new();
+    for n in 0..3 {
+        let (sub, events) = subscription(
+            &client,
+            &channel(protocol, config::HISTORY, &format!("closing-{n}")),
+            SubscriptionConfig::default(),
+        );
+        sub.subscribe().unwrap();
+        events.subscribed();
+        all.push((sub, events));
+    }
+    client.close();
+    for (sub, events) in &all {
+        assert_eq!(events.unsubscribed(), (codes::CLIENT_CLOSED, "client closed".into()));
+        assert_eq!(sub.state(), SubscriptionState::Unsubscribed);
+    }
+}
