@@ -152,14 +152,16 @@ impl Subscription {
         Ok(reply.presence_stats.map(PresenceStats::from).unwrap_or_default())
     }
 
-    /// The one request path for a subscription: fail fast when unsubscribed, go straight out
-    /// when subscribed, wait in the core while subscribing.
+    /// The one request path for a subscription: straight out when subscribed; otherwise
+    /// through the core, which sees the `subscribe()` made just before, waits while
+    /// subscribing and fails at once while unsubscribed.
     fn call(&self, request: Request) -> Result<Reply> {
         let handles = self.handles()?;
         match self.state() {
-            SubscriptionState::Unsubscribed => Err(Error::Unsubscribed),
             SubscriptionState::Subscribed => handles.call(request, self.timeout),
-            SubscriptionState::Subscribing => handles.sub_call(self.id(), request, self.timeout),
+            SubscriptionState::Subscribing | SubscriptionState::Unsubscribed => {
+                handles.sub_call(self.id(), request, self.timeout)
+            }
         }
     }
 

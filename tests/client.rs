@@ -34,6 +34,7 @@ in_both_protocols!(
     concurrent_rpcs_from_eight_threads_are_all_answered,
     a_call_in_flight_fails_once_when_the_server_disconnects,
     close_returns_promptly_while_reconnecting,
+    a_call_made_right_after_connect_waits_for_the_connection,
 );
 
 fn config(protocol: Protocol) -> ClientConfig {
@@ -361,4 +362,13 @@ fn close_returns_promptly_while_reconnecting(protocol: Protocol) {
         started.elapsed()
     );
     assert_eq!(client.state(), ClientState::Closed);
+}
+
+fn a_call_made_right_after_connect_waits_for_the_connection(protocol: Protocol) {
+    let server = Centrifugo::shared();
+    let (client, _events) = client(&server.ws_url(), config(protocol));
+    client.connect().unwrap();
+    // No wait in between: the call must see the connect() made just before it.
+    assert!(client.rpc("ping", Vec::new()).is_ok());
+    client.close();
 }

@@ -38,6 +38,7 @@ in_both_protocols!(
     broadcast_reaches_every_channel,
     server_api_disconnect_closes_with_its_code_and_reason,
     expired_and_forged_tokens_are_refused,
+    the_delta_namespace_sends_fossil_deltas,
 );
 
 fn channel(format: Protocol, namespace: &str, name: &str) -> String {
@@ -276,4 +277,28 @@ fn expired_and_forged_tokens_are_refused(format: Protocol) {
         ..Default::default()
     }]);
     assert_eq!(connection.expect_close(), (3500, "invalid token".to_string()));
+}
+
+fn the_delta_namespace_sends_fossil_deltas(format: Protocol) {
+    let server = Centrifugo::shared();
+    let channel = channel(format, config::DELTA, "raw-delta");
+    let (mut connection, _) = RawConnection::connect(&server.ws_url(), format, "");
+    let reply = connection.request(Command {
+        subscribe: Some(Box::new(SubscribeRequest {
+            channel: channel.clone(),
+            delta: "fossil".into(),
+            ..Default::default()
+        })),
+        ..Default::default()
+    });
+    assert!(reply.subscribe.expect("subscribed").delta, "the server negotiates fossil deltas");
+    let text = "a long enough document for a delta to pay off ".repeat(4);
+    for n in 0..2 {
+        server.api().publish(&channel, &format!(r#"{{"n":{n},"text":"{text}"}}"#)).unwrap();
+    }
+    let first = connection.next_push().r#pub.expect("a publication");
+    let second = connection.next_push().r#pub.expect("a publication");
+    assert!(!first.delta, "the first payload is sent in full");
+    assert!(second.delta, "the second one as a delta against the first");
+    assert!(second.data.len() < first.data.len());
 }

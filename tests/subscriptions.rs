@@ -35,6 +35,7 @@ in_both_protocols!(
     server_side_subscriptions_recover_across_a_reconnect,
     calls_on_an_unsubscribed_subscription_fail_at_once,
     close_moves_every_subscription_to_unsubscribed_with_code_2,
+    a_call_made_right_after_subscribe_waits_for_the_subscription,
 );
 
 fn config(protocol: Protocol) -> ClientConfig {
@@ -495,4 +496,15 @@ fn close_moves_every_subscription_to_unsubscribed_with_code_2(protocol: Protocol
         assert_eq!(events.unsubscribed(), (codes::CLIENT_CLOSED, "client closed".into()));
         assert_eq!(sub.state(), SubscriptionState::Unsubscribed);
     }
+}
+
+fn a_call_made_right_after_subscribe_waits_for_the_subscription(protocol: Protocol) {
+    let (_server, client, _) = connected(protocol, "eager");
+    let (sub, _events) =
+        subscription(&client, &channel(protocol, config::HISTORY, "eager"), SubscriptionConfig::default());
+    sub.subscribe().unwrap();
+    // No wait in between: the call must see the subscribe() made just before it.
+    assert!(sub.history(HistoryOptions::default()).is_ok());
+    assert!(sub.publish("{}").is_ok());
+    client.close();
 }

@@ -204,11 +204,8 @@ impl Handles {
     /// Makes a call and waits for its answer, at most `timeout`: directly on the connection
     /// when it is up (see [`route`]), through the core otherwise.
     pub(crate) fn call(&self, request: Request, timeout: Duration) -> Result<Reply, Error> {
-        match self.shared.state() {
-            ClientState::Closed => return Err(Error::Closed),
-            ClientState::Disconnected => return Err(Error::Disconnected),
-            ClientState::Connecting | ClientState::Connected => {}
-        }
+        // No early state check here: the core decides, after the inputs sent before this call
+        // (a `connect()` just made must count).
         let deadline = Instant::now() + timeout;
         let (slot, answer) = crossbeam_channel::bounded(1);
         if !request.expects_reply() {

@@ -14,6 +14,7 @@
 //! | [`TOKEN_ONLY`] `tok` | history 10 / 60 s, recovery forced | subscription token only |
 //! | [`USER_LIMITED`] `dm` | user-limited channels, e.g. `dm:#42,43` | the listed users |
 //! | [`PERSONAL`] `personal` | every authenticated user is subscribed server-side to `personal:#<user>` | server-side only |
+//! | [`CHAT`] `chat` | history 50 / 300 s, recovery forced, presence, join/leave pushed | anyone |
 //!
 //! Private channels (`$name`) need a subscription token. RPC method `ping` answers without a
 //! backend; every other method goes to [`crate::RpcBackend`]. Connections may be anonymous or
@@ -41,6 +42,8 @@ pub const TOKEN_ONLY: &str = "tok";
 pub const USER_LIMITED: &str = "dm";
 /// Automatic personal server-side subscriptions.
 pub const PERSONAL: &str = "personal";
+/// Chat rooms: history, recovery, presence and join/leave.
+pub const CHAT: &str = "chat";
 
 /// The configuration for a server on `port` whose RPC proxy is at `rpc_endpoint`.
 pub fn project_config(port: u16, rpc_endpoint: &str) -> Value {
@@ -110,6 +113,9 @@ pub fn project_config(port: u16, rpc_endpoint: &str) -> Value {
                     "allow_history_for_subscriber": true, "allow_presence_for_subscriber": true,
                     "allow_publish_for_subscriber": true
                 },
+                namespace(CHAT, json!({
+                    "history_size": 50, "history_ttl": "300s", "force_recovery": true,
+                    "presence": true, "join_leave": true, "force_push_join_leave": true })),
                 { "name": USER_LIMITED, "allow_user_limited_channels": true,
                   "allow_publish_for_subscriber": true },
                 { "name": PERSONAL, "presence": true,
