@@ -20,6 +20,7 @@
 //!   attempt number; results of superseded connections or attempts are ignored.
 
 mod calls;
+mod registry;
 mod server_subs;
 mod subscriptions;
 #[cfg(test)]
@@ -48,7 +49,7 @@ use crate::token::TokenError;
 use crate::types::ClientState;
 use calls::{Calls, Purpose};
 use server_subs::ServerSub;
-use subscriptions::{Fetch, Sub};
+use subscriptions::Fetch;
 pub(crate) use subscriptions::{SubId, SubSettings};
 
 /// How long to wait before asking a failing token getter again.
@@ -256,7 +257,7 @@ pub(crate) struct Core<S> {
     calls: Calls<S>,
     waiting: Vec<Waiting<S>>,
     ready_waiters: Vec<(S, Instant)>,
-    subs: HashMap<SubId, Sub<S>>,
+    subs: registry::Registry<S>,
     sub_fetches: HashMap<u64, (SubId, Fetch)>,
     fetch_attempt: u64,
     server_subs: BTreeMap<String, ServerSub>,
@@ -282,7 +283,7 @@ impl<S> Core<S> {
             calls: Calls::default(),
             waiting: Vec::new(),
             ready_waiters: Vec::new(),
-            subs: HashMap::new(),
+            subs: registry::Registry::default(),
             sub_fetches: HashMap::new(),
             fetch_attempt: 0,
             server_subs: BTreeMap::new(),
@@ -317,7 +318,7 @@ impl<S> Core<S> {
             self.calls.next_deadline(),
             self.waiting.iter().map(|waiting| waiting.deadline).min(),
             self.ready_waiters.iter().map(|(_, deadline)| *deadline).min(),
-            self.subs.values().filter_map(Sub::next_deadline).min(),
+            self.subs.next_deadline(),
         ]
         .into_iter()
         .flatten()

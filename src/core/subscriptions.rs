@@ -162,13 +162,15 @@ impl<S> Core<S> {
     // ---- the registry --------------------------------------------------------------------
 
     pub(crate) fn add_subscription(&mut self, id: SubId, settings: SubSettings) {
-        self.subs.insert(id, Sub::new(settings));
+        let channel = settings.channel.clone();
+        self.subs.insert(id, channel, Sub::new(settings));
     }
 
     /// Unsubscribes (if needed) and forgets the subscription.
     pub(crate) fn remove_subscription(&mut self, id: SubId, now: Instant) {
         self.unsubscribe(id, now);
-        if self.subs.remove(&id).is_some() {
+        let channel = self.subs.get(id).map(|sub| sub.settings.channel.clone()).unwrap_or_default();
+        if self.subs.remove(id, &channel) {
             self.effects.push(super::Effect::SubRemoved { sub: id });
         }
     }
@@ -176,7 +178,7 @@ impl<S> Core<S> {
     // ---- user commands -------------------------------------------------------------------
 
     pub(crate) fn subscribe(&mut self, id: SubId, now: Instant) {
-        let Some(sub) = self.subs.get_mut(&id) else { return };
+        let Some(sub) = self.subs.get_mut(id) else { return };
         if sub.state != SubscriptionState::Unsubscribed || self.state == ClientState::Closed {
             return;
         }
@@ -192,7 +194,7 @@ impl<S> Core<S> {
     }
 
     pub(crate) fn unsubscribe(&mut self, id: SubId, now: Instant) {
-        let Some(sub) = self.subs.get_mut(&id) else { return };
+        let Some(sub) = self.subs.get_mut(id) else { return };
         if sub.state == SubscriptionState::Unsubscribed {
             return;
         }
@@ -202,7 +204,7 @@ impl<S> Core<S> {
         }
         if on_server {
             if let Some(generation) = self.writable_generation() {
-                let channel = self.subs[&id].settings.channel.clone();
+                let channel = self.subs.get(id).map(|sub| sub.settings.channel.clone()).unwrap_or_default();
                 self.send_unsubscribe(generation, id, channel, now);
             }
         }
@@ -212,10 +214,10 @@ impl<S> Core<S> {
     /// A call on a subscription's channel: sent once the subscription is subscribed.
     pub(crate) fn sub_call(&mut self, id: SubId, request: Request, slot: S, now: Instant) {
         let deadline = now + self.config.timeout;
-        match self.subs.get_mut(&id).map(|sub| sub.state) {
+        match self.subs.get_mut(id).map(|sub| sub.state) {
             Some(SubscriptionState::Subscribed) => self.send_call(request, slot, deadline),
             Some(SubscriptionState::Subscribing) if self.state != ClientState::Closed => {
-                if let Some(sub) = self.subs.get_mut(&id) {
+                if let Some(sub) = self.subs.get_mut(id) {
                     sub.waiting.push(Waiting { request, slot, deadline });
                 }
             }
@@ -228,7 +230,7 @@ impl<S> Core<S> {
     /// Sends the subscribe command, or first asks a getter for what it needs.
     pub(super) fn start_subscribe(&mut self, id: SubId, now: Instant) {
         let Some(generation) = self.writable_generation() else { return };
-        let Some(sub) = self.subs.get_mut(&id) else { return };
+        let Some(sub) = self.subs.get_mut(id) else { return };
         if sub.state != SubscriptionState::Subscribing || sub.phase != Phase::Idle {
             return;
         }
@@ -245,7 +247,7 @@ impl<S> Core<S> {
     /// Queues the subscribe command (the runtime batches it with whatever else goes out now).
     pub(super) fn send_subscribe(&mut self, generation: u64, id: SubId, now: Instant) {
         let command_id = self.next_id();
-        let Some(sub) = self.subs.get_mut(&id) else { return };
+        let Some(sub) = self.subs.get_mut(id) else { return };
         let settings = &sub.settings;
         let request = SubscribeRequest {
             channel: settings.channel.clone(),
@@ -282,7 +284,7 @@ impl<S> Core<S> {
     fn fetch_for(&mut self, id: SubId, fetch: Fetch) {
         self.fetch_attempt += 1;
         let attempt = self.fetch_attempt;
-        let Some(sub) = self.subs.get_mut(&id) else { return };
+        let Some(sub) = self.subs.get_mut(id) else { return };
         let channel = sub.settings.channel.clone();
         match fetch {
             Fetch::SubscribeToken => sub.phase = Phase::FetchingToken(attempt),
@@ -305,7 +307,7 @@ impl<S> Core<S> {
         now: Instant,
     ) {
         let Some((id, fetch)) = self.sub_fetches.remove(&attempt) else { return };
-        let Some(sub) = self.subs.get_mut(&id) else { return };
+        let Some(sub) = self.subs.get_mut(id) else { return };
         let current = match fetch {
             Fetch::SubscribeToken => sub.phase == Phase::FetchingToken(attempt),
             Fetch::RefreshToken => sub.refresh == SubRefresh::Fetching(attempt),
@@ -344,7 +346,7 @@ impl<S> Core<S> {
         now: Instant,
     ) {
         let Some((id, Fetch::State)) = self.sub_fetches.remove(&attempt) else { return };
-        let Some(sub) = self.subs.get_mut(&id) else { return };
+        let Some(sub) = self.subs.get_mut(id) else { return };
         if sub.phase != Phase::FetchingState(attempt) {
             return;
         }
@@ -365,7 +367,7 @@ impl<S> Core<S> {
 
     /// The reply to a subscribe command.
     pub(super) fn subscribe_reply(&mut self, id: SubId, command_id: u32, reply: Reply, now: Instant) {
-        let Some(sub) = self.subs.get_mut(&id) else { return };
+        let Some(sub) = self.subs.get_mut(id) else { return };
         if sub.phase != Phase::InFlight(command_id) {
             return;
         }
@@ -379,7 +381,7 @@ impl<S> Core<S> {
     }
 
     fn subscribe_error(&mut self, id: SubId, error: ServerError, now: Instant) {
-        let Some(sub) = self.subs.get_mut(&id) else { return };
+        let Some(sub) = self.subs.get_mut(id) else { return };
         if error.code == codes::errors::TOKEN_EXPIRED {
             sub.token.clear();
             self.sub_error(id, Error::Server(error));
@@ -403,7 +405,7 @@ impl<S> Core<S> {
 
     fn subscribed(&mut self, id: SubId, result: SubscribeResult, now: Instant) {
         let json = self.config.json;
-        let Some(sub) = self.subs.get_mut(&id) else { return };
+        let Some(sub) = self.subs.get_mut(id) else { return };
         sub.attempts = 0;
         sub.recover |= result.recoverable;
         if result.positioned || result.recoverable {
@@ -434,7 +436,7 @@ impl<S> Core<S> {
                 return;
             }
         }
-        let waiting = self.subs.get_mut(&id).map(|sub| std::mem::take(&mut sub.waiting)).unwrap_or_default();
+        let waiting = self.subs.get_mut(id).map(|sub| std::mem::take(&mut sub.waiting)).unwrap_or_default();
         for call in waiting {
             self.send_call(call.request, call.slot, call.deadline);
         }
@@ -442,7 +444,7 @@ impl<S> Core<S> {
 
     fn schedule_resubscribe(&mut self, id: SubId, now: Instant) {
         let rng = &mut self.rng;
-        let Some(sub) = self.subs.get_mut(&id) else { return };
+        let Some(sub) = self.subs.get_mut(id) else { return };
         let delay = backoff::full_jitter(
             sub.attempts,
             sub.settings.min_resubscribe_delay,
@@ -454,10 +456,10 @@ impl<S> Core<S> {
     }
 
     fn sub_unauthorized(&mut self, id: SubId, now: Instant) {
-        let subscribed = self.subs.get(&id).is_some_and(|sub| sub.state == SubscriptionState::Subscribed);
+        let subscribed = self.subs.get(id).is_some_and(|sub| sub.state == SubscriptionState::Subscribed);
         if subscribed {
             if let Some(generation) = self.writable_generation() {
-                let channel = self.subs[&id].settings.channel.clone();
+                let channel = self.subs.get(id).map(|sub| sub.settings.channel.clone()).unwrap_or_default();
                 self.send_unsubscribe(generation, id, channel, now);
             }
         }
@@ -466,7 +468,7 @@ impl<S> Core<S> {
 
     /// Moves a subscription to `unsubscribed`: timers and fetches stop, waiting calls fail.
     fn end_subscription(&mut self, id: SubId, reason: Reason, waiting_error: Error) {
-        let Some(sub) = self.subs.get_mut(&id) else { return };
+        let Some(sub) = self.subs.get_mut(id) else { return };
         if sub.state == SubscriptionState::Unsubscribed {
             return;
         }
@@ -486,7 +488,7 @@ impl<S> Core<S> {
     fn send_sub_refresh(&mut self, id: SubId, token: String, now: Instant) {
         let Some(generation) = self.writable_generation() else { return };
         let command_id = self.next_id();
-        let Some(sub) = self.subs.get_mut(&id) else { return };
+        let Some(sub) = self.subs.get_mut(id) else { return };
         sub.token = token.clone();
         sub.refresh = SubRefresh::InFlight;
         let request =
@@ -497,7 +499,7 @@ impl<S> Core<S> {
     }
 
     pub(super) fn sub_refresh_reply(&mut self, id: SubId, reply: Reply, now: Instant) {
-        let Some(sub) = self.subs.get_mut(&id) else { return };
+        let Some(sub) = self.subs.get_mut(id) else { return };
         if sub.refresh != SubRefresh::InFlight {
             return;
         }
@@ -512,7 +514,8 @@ impl<S> Core<S> {
                 self.retry_sub_refresh(id, now);
             } else {
                 if let Some(generation) = self.writable_generation() {
-                    let channel = self.subs[&id].settings.channel.clone();
+                    let channel =
+                        self.subs.get(id).map(|sub| sub.settings.channel.clone()).unwrap_or_default();
                     self.send_unsubscribe(generation, id, channel, now);
                 }
                 self.end_subscription(id, reason, Error::Unsubscribed);
@@ -529,7 +532,7 @@ impl<S> Core<S> {
 
     pub(super) fn retry_sub_refresh(&mut self, id: SubId, now: Instant) {
         let delay = backoff::uniform(TOKEN_RETRY_MIN, TOKEN_RETRY_MAX, &mut self.rng);
-        if let Some(sub) = self.subs.get_mut(&id) {
+        if let Some(sub) = self.subs.get_mut(id) {
             sub.refresh = SubRefresh::Due(now + delay);
         }
     }
@@ -541,7 +544,7 @@ impl<S> Core<S> {
     pub(super) fn sub_push(&mut self, push: Box<Push>, now: Instant) -> Result<(), Box<Push>> {
         let Some(id) = self.sub_by_channel(&push.channel) else { return Err(push) };
         let json = self.config.json;
-        let state = self.subs[&id].state;
+        let Some(state) = self.subs.get(id).map(|sub| sub.state) else { return Ok(()) };
         if let Some(unsubscribe) = &push.unsubscribe {
             self.unsubscribe_push(id, unsubscribe.code, unsubscribe.reason.clone(), now);
             return Ok(());
@@ -563,10 +566,7 @@ impl<S> Core<S> {
     }
 
     fn sub_by_channel(&self, channel: &str) -> Option<SubId> {
-        self.subs
-            .iter()
-            .find(|(_, sub)| sub.settings.channel == channel && sub.state != SubscriptionState::Unsubscribed)
-            .map(|(id, _)| *id)
+        self.subs.by_channel(channel)
     }
 
     fn unsubscribe_push(&mut self, id: SubId, code: u32, reason: String, now: Instant) {
@@ -574,14 +574,14 @@ impl<S> Core<S> {
             self.end_subscription(id, Reason::new(code, reason), Error::Unsubscribed);
             return;
         }
-        let Some(sub) = self.subs.get_mut(&id) else { return };
+        let Some(sub) = self.subs.get_mut(id) else { return };
         if code == codes::SUB_STATE_INVALIDATED {
             sub.invalidate();
         }
         if let Phase::InFlight(command) = sub.phase {
             self.calls.take(command);
         }
-        if let Some(sub) = self.subs.get_mut(&id) {
+        if let Some(sub) = self.subs.get_mut(id) {
             sub.phase = Phase::Idle;
             sub.refresh = SubRefresh::Idle;
         }
@@ -594,7 +594,7 @@ impl<S> Core<S> {
     /// subscription start over.
     fn publication(&mut self, id: SubId, publication: WirePublication, json: bool, now: Instant) -> bool {
         let max_output = self.config.max_message_size;
-        let Some(sub) = self.subs.get_mut(&id) else { return false };
+        let Some(sub) = self.subs.get_mut_keeping_timers(id) else { return false };
         let data = if sub.delta_negotiated {
             match delta_payload(&publication, sub.delta_base.as_ref(), json, max_output) {
                 Ok(data) => {
@@ -621,7 +621,7 @@ impl<S> Core<S> {
     /// A delta did not apply: report it and subscribe again from the last good position.
     fn delta_failed(&mut self, id: SubId, why: String, now: Instant) {
         self.sub_error(id, Error::Protocol(why));
-        let Some(sub) = self.subs.get_mut(&id) else { return };
+        let Some(sub) = self.subs.get_mut(id) else { return };
         sub.delta_base = None;
         sub.phase = Phase::Idle;
         let channel = sub.settings.channel.clone();
@@ -650,7 +650,7 @@ impl<S> Core<S> {
     /// resubscribe after the reconnect.
     pub(super) fn suspend_all(&mut self) {
         for id in self.subs_in_order() {
-            let Some(sub) = self.subs.get_mut(&id) else { continue };
+            let Some(sub) = self.subs.get_mut(id) else { continue };
             sub.phase = Phase::Idle;
             sub.refresh = SubRefresh::Idle;
             sub.resubscribe_at = None;
@@ -681,12 +681,12 @@ impl<S> Core<S> {
     /// Acts on the subscriptions' deadlines.
     pub(super) fn tick_subscriptions(&mut self, now: Instant) {
         for id in self.subs_in_order() {
-            let Some(sub) = self.subs.get_mut(&id) else { continue };
+            let Some(sub) = self.subs.get_mut(id) else { continue };
             if sub.resubscribe_at.is_some_and(|at| at <= now) {
                 sub.resubscribe_at = None;
                 self.start_subscribe(id, now);
             }
-            let Some(sub) = self.subs.get_mut(&id) else { continue };
+            let Some(sub) = self.subs.get_mut(id) else { continue };
             if matches!(sub.refresh, SubRefresh::Due(at) if at <= now) {
                 if sub.settings.has_token_getter && sub.state == SubscriptionState::Subscribed {
                     self.fetch_for(id, Fetch::RefreshToken);
@@ -694,7 +694,7 @@ impl<S> Core<S> {
                     sub.refresh = SubRefresh::Idle;
                 }
             }
-            let Some(sub) = self.subs.get_mut(&id) else { continue };
+            let Some(sub) = self.subs.get_mut(id) else { continue };
             let (expired, waiting): (Vec<_>, Vec<_>) =
                 std::mem::take(&mut sub.waiting).into_iter().partition(|call| call.deadline <= now);
             sub.waiting = waiting;
@@ -716,13 +716,11 @@ impl<S> Core<S> {
     // ---- helpers -------------------------------------------------------------------------
 
     fn subs_in_order(&self) -> Vec<SubId> {
-        let mut ids: Vec<SubId> = self.subs.keys().copied().collect();
-        ids.sort_unstable();
-        ids
+        self.subs.ids()
     }
 
     fn set_sub_state(&mut self, id: SubId, state: SubscriptionState) {
-        if let Some(sub) = self.subs.get_mut(&id) {
+        if let Some(sub) = self.subs.get_mut(id) {
             if sub.state != state {
                 sub.state = state;
                 self.effects.push(super::Effect::SubState { sub: id, state });

@@ -92,7 +92,15 @@ impl CoreLoop {
             };
             let now = Instant::now();
             match input {
-                Ok(input) => self.handle(input, now),
+                Ok(input) => {
+                    self.handle(input, now);
+                    // Whatever else is already queued is handled before the effects are carried
+                    // out, so that commands it produces share frames (e.g. many subscribes).
+                    for _ in 0..INPUTS_PER_ROUND {
+                        let Ok(input) = self.inputs.try_recv() else { break };
+                        self.handle(input, now);
+                    }
+                }
                 Err(RecvTimeoutError::Timeout) => {}
                 // Every sender is gone, including the handles: nothing can reach us any more.
                 Err(RecvTimeoutError::Disconnected) => self.core.close(),
@@ -240,19 +248,23 @@ impl CoreLoop {
         else {
             return;
         };
-        let frame = match self.codec.encode(&commands) {
-            Ok(frame) => frame,
-            Err(err) => {
-                // Payloads are checked when calls are made, so this is a bug, not bad input.
-                log::error!("cannot encode commands: {err}");
-                self.lanes
-                    .client_event(ClientEvent::Error(ErrorEvent::new(Error::InvalidInput(err.to_string()))));
+        for batch in frames_of(&commands) {
+            let frame = match self.codec.encode(batch) {
+                Ok(frame) => frame,
+                Err(err) => {
+                    // Payloads are checked when calls are made, so this is a bug, not bad input.
+                    log::error!("cannot encode commands: {err}");
+                    self.lanes.client_event(ClientEvent::Error(ErrorEvent::new(Error::InvalidInput(
+                        err.to_string(),
+                    ))));
+                    return;
+                }
+            };
+            if let Err(err) = connection.send(frame) {
+                log::debug!("write on connection {generation} failed: {err}");
+                connection.close();
                 return;
             }
-        };
-        if let Err(err) = connection.send(frame) {
-            log::debug!("write on connection {generation} failed: {err}");
-            connection.close();
         }
     }
 
@@ -353,6 +365,35 @@ impl CoreLoop {
     }
 }
 
+/// How many queued inputs one round of the core loop handles before carrying out the effects.
+const INPUTS_PER_ROUND: usize = 1024;
+
+/// How many bytes of Protobuf-encoded commands one frame carries at most. Batches larger than
+/// that (say, thousands of subscribes after a reconnect) go out in several frames, so that no
+/// frame exceeds the server's incoming message limit (64 KiB by default in Centrifugo), even as
+/// JSON, which is about three times larger.
+const FRAME_BUDGET: usize = 16 * 1024;
+
+/// Splits commands into consecutive batches of at most [`FRAME_BUDGET`] encoded bytes (a
+/// single larger command forms a batch of its own).
+fn frames_of(commands: &[Command]) -> Vec<&[Command]> {
+    use prost::Message as _;
+    let mut batches = Vec::new();
+    let (mut start, mut size) = (0, 0);
+    for (index, command) in commands.iter().enumerate() {
+        let len = command.encoded_len();
+        if index > start && size + len > FRAME_BUDGET {
+            batches.push(&commands[start..index]);
+            (start, size) = (index, 0);
+        }
+        size += len;
+    }
+    if start < commands.len() {
+        batches.push(&commands[start..]);
+    }
+    batches
+}
+
 /// One log line per state event; errors at `warn`. Never a token: events carry none.
 fn log_event(event: &ClientEvent) {
     match event {
@@ -373,5 +414,43 @@ fn log_event(event: &ClientEvent) {
         | ClientEvent::Publication(_)
         | ClientEvent::Join(_)
         | ClientEvent::Leave(_) => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::SubscribeRequest;
+
+    fn subscribe(channel_len: usize) -> Command {
+        Command {
+            id: 1,
+            subscribe: Some(Box::new(SubscribeRequest {
+                channel: "c".repeat(channel_len),
+                ..Default::default()
+            })),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn small_batches_stay_in_one_frame_and_large_ones_are_split_in_order() {
+        let small: Vec<Command> = (0..100).map(|_| subscribe(20)).collect();
+        assert_eq!(frames_of(&small).len(), 1);
+        let large: Vec<Command> = (0..10_000).map(|_| subscribe(20)).collect();
+        let batches = frames_of(&large);
+        assert!(batches.len() > 1);
+        assert_eq!(
+            batches.iter().map(|batch| batch.len()).sum::<usize>(),
+            10_000,
+            "nothing lost or repeated"
+        );
+        use prost::Message as _;
+        for batch in &batches {
+            assert!(batch.iter().map(|command| command.encoded_len()).sum::<usize>() <= FRAME_BUDGET);
+        }
+        let huge = vec![subscribe(20), subscribe(FRAME_BUDGET * 2), subscribe(20)];
+        assert_eq!(frames_of(&huge).iter().map(|batch| batch.len()).collect::<Vec<_>>(), vec![1, 1, 1]);
+        assert!(frames_of(&[]).is_empty());
     }
 }

@@ -1,0 +1,92 @@
+//! The client-side subscriptions, indexed for the hot paths.
+//!
+//! A publication push finds its subscription by channel in O(1); the core thread asks for the
+//! earliest subscription deadline on every input, so that is cached and recomputed only after a
+//! subscription may have changed. Every mutable access goes through [`Registry::get_mut`],
+//! which invalidates the cache, except [`Registry::get_mut_keeping_timers`] for the publication
+//! path, which never touches timers.
+
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::time::Instant;
+
+use super::subscriptions::{Sub, SubId};
+
+pub(super) struct Registry<S> {
+    subs: HashMap<SubId, Sub<S>>,
+    by_channel: HashMap<String, SubId>,
+    ordered: Vec<SubId>,
+    /// The earliest deadline of any subscription; `None` when it must be recomputed.
+    deadline: Cell<Option<Option<Instant>>>,
+}
+
+impl<S> Default for Registry<S> {
+    fn default() -> Registry<S> {
+        Registry {
+            subs: HashMap::new(),
+            by_channel: HashMap::new(),
+            ordered: Vec::new(),
+            deadline: Cell::new(None),
+        }
+    }
+}
+
+impl<S> Registry<S> {
+    pub(super) fn insert(&mut self, id: SubId, channel: String, sub: Sub<S>) {
+        self.subs.insert(id, sub);
+        self.by_channel.insert(channel, id);
+        if let Err(at) = self.ordered.binary_search(&id) {
+            self.ordered.insert(at, id);
+        }
+        self.deadline.set(None);
+    }
+
+    pub(super) fn remove(&mut self, id: SubId, channel: &str) -> bool {
+        let removed = self.subs.remove(&id).is_some();
+        if self.by_channel.get(channel) == Some(&id) {
+            self.by_channel.remove(channel);
+        }
+        if let Ok(at) = self.ordered.binary_search(&id) {
+            self.ordered.remove(at);
+        }
+        self.deadline.set(None);
+        removed
+    }
+
+    pub(super) fn get(&self, id: SubId) -> Option<&Sub<S>> {
+        self.subs.get(&id)
+    }
+
+    pub(super) fn get_mut(&mut self, id: SubId) -> Option<&mut Sub<S>> {
+        self.deadline.set(None);
+        self.subs.get_mut(&id)
+    }
+
+    /// For changes that never touch a subscription's timers (offset, delta base).
+    pub(super) fn get_mut_keeping_timers(&mut self, id: SubId) -> Option<&mut Sub<S>> {
+        self.subs.get_mut(&id)
+    }
+
+    pub(super) fn by_channel(&self, channel: &str) -> Option<SubId> {
+        self.by_channel.get(channel).copied()
+    }
+
+    /// Every subscription id, in creation order.
+    pub(super) fn ids(&self) -> Vec<SubId> {
+        self.ordered.clone()
+    }
+
+    pub(super) fn values_mut(&mut self) -> impl Iterator<Item = &mut Sub<S>> {
+        self.deadline.set(None);
+        self.subs.values_mut()
+    }
+
+    pub(super) fn next_deadline(&self) -> Option<Instant> {
+        if let Some(cached) = self.deadline.get() {
+            return cached;
+        }
+        let earliest = self.subs.values().filter_map(Sub::next_deadline).min();
+        self.deadline.set(Some(earliest));
+        earliest
+    }
+}
