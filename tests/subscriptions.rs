@@ -36,6 +36,7 @@ in_both_protocols!(
     calls_on_an_unsubscribed_subscription_fail_at_once,
     close_moves_every_subscription_to_unsubscribed_with_code_2,
     a_call_made_right_after_subscribe_waits_for_the_subscription,
+    a_hundred_subscriptions_are_all_resubscribed_after_a_reconnect,
 );
 
 fn config(protocol: Protocol) -> ClientConfig {
@@ -506,5 +507,30 @@ fn a_call_made_right_after_subscribe_waits_for_the_subscription(protocol: Protoc
     // No wait in between: the call must see the subscribe() made just before it.
     assert!(sub.history(HistoryOptions::default()).is_ok());
     assert!(sub.publish("{}").is_ok());
+    client.close();
+}
+
+fn a_hundred_subscriptions_are_all_resubscribed_after_a_reconnect(protocol: Protocol) {
+    let user = format!("hundred-{protocol:?}");
+    let (server, client, client_events) = connected(protocol, &user);
+    let subs: Vec<_> = (0..100)
+        .map(|n| {
+            let (sub, events) = subscription(
+                &client,
+                &channel(protocol, config::HISTORY, &format!("many-{n}")),
+                SubscriptionConfig::default(),
+            );
+            sub.subscribe().unwrap();
+            events.subscribed();
+            (sub, events)
+        })
+        .collect();
+    server.api().disconnect(&user, 4000, "come back").unwrap();
+    assert_eq!(client_events.connecting(), (4000, "come back".into()));
+    client_events.connected();
+    for (sub, events) in &subs {
+        assert_eq!(events.subscribing().0, codes::SUBSCRIPTION_TRANSPORT_CLOSED);
+        assert!(events.subscribed().was_recovering(), "{} recovers", sub.channel());
+    }
     client.close();
 }
