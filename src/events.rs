@@ -225,6 +225,20 @@ pub struct SubscribedEvent {
 }
 
 impl SubscribedEvent {
+    /// The event for a subscribe result (client-side) or a connect result entry (server-side).
+    pub(crate) fn from_result(channel: String, result: &crate::protocol::SubscribeResult) -> SubscribedEvent {
+        SubscribedEvent {
+            channel,
+            was_recovering: result.was_recovering,
+            recovered: result.recovered,
+            positioned: result.positioned,
+            recoverable: result.recoverable,
+            position: (result.positioned || result.recoverable)
+                .then(|| StreamPosition { offset: result.offset, epoch: result.epoch.clone() }),
+            data: result.data.clone(),
+        }
+    }
+
     /// The channel.
     pub fn channel(&self) -> &str {
         &self.channel

@@ -152,47 +152,10 @@ where
     }
 }
 
-/// A subscription listener that forwards every event into a channel; see
-/// [`subscription_channel`].
-#[derive(Clone, Debug)]
-pub struct SubscriptionChannelListener {
-    sender: Sender<SubscriptionEvent>,
-}
-
-impl SubscriptionListener for SubscriptionChannelListener {
-    fn on_subscribing(&mut self, event: &SubscribingEvent) {
-        let _ = self.sender.send(SubscriptionEvent::Subscribing(event.clone()));
-    }
-
-    fn on_subscribed(&mut self, event: &SubscribedEvent) {
-        let _ = self.sender.send(SubscriptionEvent::Subscribed(event.clone()));
-    }
-
-    fn on_unsubscribed(&mut self, event: &UnsubscribedEvent) {
-        let _ = self.sender.send(SubscriptionEvent::Unsubscribed(event.clone()));
-    }
-
-    fn on_publication(&mut self, event: &PublicationEvent) {
-        let _ = self.sender.send(SubscriptionEvent::Publication(event.clone()));
-    }
-
-    fn on_join(&mut self, event: &JoinEvent) {
-        let _ = self.sender.send(SubscriptionEvent::Join(event.clone()));
-    }
-
-    fn on_leave(&mut self, event: &LeaveEvent) {
-        let _ = self.sender.send(SubscriptionEvent::Leave(event.clone()));
-    }
-
-    fn on_error(&mut self, event: &ErrorEvent) {
-        let _ = self.sender.send(SubscriptionEvent::Error(event.clone()));
-    }
-}
-
 /// A subscription listener and the receiving end of its (unbounded) event channel.
-pub fn subscription_channel() -> (SubscriptionChannelListener, Receiver<SubscriptionEvent>) {
+pub fn subscription_channel() -> (impl SubscriptionListener + Clone, Receiver<SubscriptionEvent>) {
     let (sender, receiver) = crossbeam_channel::unbounded();
-    (SubscriptionChannelListener { sender }, receiver)
+    (forward_to(sender), receiver)
 }
 
 impl SubscriptionListener for NoopListener {}
@@ -266,65 +229,6 @@ pub struct NoopListener;
 
 impl ClientListener for NoopListener {}
 
-/// A listener that forwards every event into a channel; see [`channel`].
-#[derive(Clone, Debug)]
-pub struct ChannelListener {
-    sender: Sender<ClientEvent>,
-}
-
-impl ClientListener for ChannelListener {
-    fn on_connecting(&mut self, event: &ConnectingEvent) {
-        self.forward(ClientEvent::Connecting(event.clone()));
-    }
-
-    fn on_connected(&mut self, event: &ConnectedEvent) {
-        self.forward(ClientEvent::Connected(event.clone()));
-    }
-
-    fn on_disconnected(&mut self, event: &DisconnectedEvent) {
-        self.forward(ClientEvent::Disconnected(event.clone()));
-    }
-
-    fn on_error(&mut self, event: &ErrorEvent) {
-        self.forward(ClientEvent::Error(event.clone()));
-    }
-
-    fn on_message(&mut self, event: &MessageEvent) {
-        self.forward(ClientEvent::Message(event.clone()));
-    }
-
-    fn on_subscribed(&mut self, event: &ServerSubscribedEvent) {
-        self.forward(ClientEvent::Subscribed(event.clone()));
-    }
-
-    fn on_subscribing(&mut self, event: &ServerSubscribingEvent) {
-        self.forward(ClientEvent::Subscribing(event.clone()));
-    }
-
-    fn on_unsubscribed(&mut self, event: &ServerUnsubscribedEvent) {
-        self.forward(ClientEvent::Unsubscribed(event.clone()));
-    }
-
-    fn on_publication(&mut self, event: &PublicationEvent) {
-        self.forward(ClientEvent::Publication(event.clone()));
-    }
-
-    fn on_join(&mut self, event: &JoinEvent) {
-        self.forward(ClientEvent::Join(event.clone()));
-    }
-
-    fn on_leave(&mut self, event: &LeaveEvent) {
-        self.forward(ClientEvent::Leave(event.clone()));
-    }
-}
-
-impl ChannelListener {
-    fn forward(&self, event: ClientEvent) {
-        // A dropped receiver means nobody listens any more; that is not the client's problem.
-        let _ = self.sender.send(event);
-    }
-}
-
 /// A listener and the receiving end of its (unbounded) event channel:
 ///
 /// ```no_run
@@ -340,9 +244,20 @@ impl ChannelListener {
 /// }
 /// # Ok::<(), centrifuge_blocking::Error>(())
 /// ```
-pub fn channel() -> (ChannelListener, Receiver<ClientEvent>) {
+pub fn channel() -> (impl ClientListener + Clone, Receiver<ClientEvent>) {
     let (sender, receiver) = crossbeam_channel::unbounded();
-    (ChannelListener { sender }, receiver)
+    (forward_to(sender), receiver)
+}
+
+/// A closure that sends every event into `sender`, ignoring a receiver that went away (then
+/// nobody listens any more, which is not the client's problem).
+fn forward_to<E>(sender: Sender<E>) -> impl FnMut(E) + Send + Clone + 'static
+where
+    E: Send + 'static,
+{
+    move |event| {
+        let _ = sender.send(event);
+    }
 }
 
 /// Calls the listener method that matches `event`.

@@ -57,16 +57,7 @@ impl<S> Core<S> {
                 entry.offset = result.offset;
                 entry.epoch = result.epoch.clone();
             }
-            self.emit(ClientEvent::Subscribed(SubscribedEvent {
-                channel: channel.clone(),
-                was_recovering: result.was_recovering,
-                recovered: result.recovered,
-                positioned: result.positioned,
-                recoverable: result.recoverable,
-                position: (result.positioned || result.recoverable)
-                    .then(|| StreamPosition { offset: result.offset, epoch: result.epoch.clone() }),
-                data: result.data,
-            }));
+            self.emit(ClientEvent::Subscribed(SubscribedEvent::from_result(channel.clone(), &result)));
             for publication in result.publications {
                 self.server_publication(&channel, publication);
             }

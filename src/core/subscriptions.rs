@@ -419,16 +419,7 @@ impl<S> Core<S> {
         } else {
             SubRefresh::Idle
         };
-        let event = SubscribedEvent {
-            channel: sub.settings.channel.clone(),
-            was_recovering: result.was_recovering,
-            recovered: result.recovered,
-            positioned: result.positioned,
-            recoverable: result.recoverable,
-            position: (result.positioned || result.recoverable)
-                .then(|| StreamPosition { offset: result.offset, epoch: result.epoch.clone() }),
-            data: result.data,
-        };
+        let event = SubscribedEvent::from_result(sub.settings.channel.clone(), &result);
         self.set_sub_state(id, SubscriptionState::Subscribed);
         self.sub_event(id, SubscriptionEvent::Subscribed(event));
         for publication in result.publications {
