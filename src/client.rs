@@ -16,7 +16,7 @@ use crate::config::{ClientConfig, HistoryOptions, Protocol, SubscriptionConfig};
 use crate::core::{CommandIds, Core, CoreConfig, Request, SubSettings};
 use crate::error::{Error, Result};
 use crate::listener::{ClientListener, SubscriptionListener};
-use crate::protocol::Reply;
+use crate::protocol::{Reply, result_of};
 use crate::runtime::{Input, NewSubscription, Parts, Runtime};
 use crate::subscription::{Subscription, SubscriptionShared};
 use crate::transport::TransportConfig;
@@ -189,7 +189,7 @@ impl Client {
     pub fn rpc(&self, method: &str, data: impl Into<Vec<u8>>) -> Result<Vec<u8>> {
         let data = self.payload(data)?;
         let reply = self.call(Request::Rpc { method: method.to_string(), data })?;
-        Ok(reply.rpc.map(|result| Vec::from(result.data)).unwrap_or_default())
+        Ok(result_of(reply, "rpc", |reply| reply.rpc.take())?.map(|result| Vec::from(result.data)).unwrap_or_default())
     }
 
     /// Sends an asynchronous message to the server (no reply); returns once it is written.
@@ -211,7 +211,8 @@ impl Client {
     /// have happened: do not blindly retry.
     pub fn publish(&self, channel: &str, data: impl Into<Vec<u8>>) -> Result<()> {
         let data = self.payload(data)?;
-        self.call(Request::Publish { channel: channel.to_string(), data }).map(|_| ())
+        let reply = self.call(Request::Publish { channel: channel.to_string(), data })?;
+        result_of(reply, "publish", |reply| reply.publish.take()).map(|_| ())
     }
 
     /// Reads the history of `channel`.
@@ -221,7 +222,9 @@ impl Client {
     /// See [call errors](Client#call-errors); e.g. `Server` 108 when the channel keeps no history.
     pub fn history(&self, channel: &str, options: HistoryOptions) -> Result<HistoryResult> {
         let reply = self.call(Request::History { channel: channel.to_string(), options })?;
-        Ok(reply.history.map(|history| HistoryResult::from(*history)).unwrap_or_default())
+        Ok(result_of(reply, "history", |reply| reply.history.take())?
+            .map(|history| HistoryResult::from(*history))
+            .unwrap_or_default())
     }
 
     /// The clients subscribed to `channel`.
@@ -231,7 +234,9 @@ impl Client {
     /// See [call errors](Client#call-errors); e.g. `Server` 108 when presence is off for the channel.
     pub fn presence(&self, channel: &str) -> Result<PresenceResult> {
         let reply = self.call(Request::Presence { channel: channel.to_string() })?;
-        Ok(reply.presence.map(|presence| PresenceResult::from(*presence)).unwrap_or_default())
+        Ok(result_of(reply, "presence", |reply| reply.presence.take())?
+            .map(|presence| PresenceResult::from(*presence))
+            .unwrap_or_default())
     }
 
     /// How many clients and users are subscribed to `channel`.
@@ -241,7 +246,9 @@ impl Client {
     /// See [call errors](Client#call-errors).
     pub fn presence_stats(&self, channel: &str) -> Result<PresenceStats> {
         let reply = self.call(Request::PresenceStats { channel: channel.to_string() })?;
-        Ok(reply.presence_stats.map(PresenceStats::from).unwrap_or_default())
+        Ok(result_of(reply, "presence_stats", |reply| reply.presence_stats.take())?
+            .map(PresenceStats::from)
+            .unwrap_or_default())
     }
 
     /// Creates a subscription to `channel`; call [`Subscription::subscribe`] to start it (before

@@ -8,7 +8,7 @@ use crate::client::payload;
 use crate::config::{HistoryOptions, Protocol};
 use crate::core::{Request, SubId};
 use crate::error::{Error, Result};
-use crate::protocol::Reply;
+use crate::protocol::{Reply, result_of};
 use crate::runtime::{Handles, Input};
 use crate::types::{HistoryResult, PresenceResult, PresenceStats, SubscriptionState};
 
@@ -119,7 +119,8 @@ impl Subscription {
     /// [`Error::Unsubscribed`].
     pub fn publish(&self, data: impl Into<Vec<u8>>) -> Result<()> {
         let data = payload(self.protocol, data)?;
-        self.call(Request::Publish { channel: self.channel().to_string(), data }).map(|_| ())
+        let reply = self.call(Request::Publish { channel: self.channel().to_string(), data })?;
+        result_of(reply, "publish", |reply| reply.publish.take()).map(|_| ())
     }
 
     /// Reads the channel's history.
@@ -129,7 +130,9 @@ impl Subscription {
     /// As [`publish`](Self::publish).
     pub fn history(&self, options: HistoryOptions) -> Result<HistoryResult> {
         let reply = self.call(Request::History { channel: self.channel().to_string(), options })?;
-        Ok(reply.history.map(|history| HistoryResult::from(*history)).unwrap_or_default())
+        Ok(result_of(reply, "history", |reply| reply.history.take())?
+            .map(|history| HistoryResult::from(*history))
+            .unwrap_or_default())
     }
 
     /// The clients subscribed to the channel.
@@ -139,7 +142,9 @@ impl Subscription {
     /// As [`publish`](Self::publish).
     pub fn presence(&self) -> Result<PresenceResult> {
         let reply = self.call(Request::Presence { channel: self.channel().to_string() })?;
-        Ok(reply.presence.map(|presence| PresenceResult::from(*presence)).unwrap_or_default())
+        Ok(result_of(reply, "presence", |reply| reply.presence.take())?
+            .map(|presence| PresenceResult::from(*presence))
+            .unwrap_or_default())
     }
 
     /// How many clients and users are subscribed to the channel.
@@ -149,7 +154,9 @@ impl Subscription {
     /// As [`publish`](Self::publish).
     pub fn presence_stats(&self) -> Result<PresenceStats> {
         let reply = self.call(Request::PresenceStats { channel: self.channel().to_string() })?;
-        Ok(reply.presence_stats.map(PresenceStats::from).unwrap_or_default())
+        Ok(result_of(reply, "presence_stats", |reply| reply.presence_stats.take())?
+            .map(PresenceStats::from)
+            .unwrap_or_default())
     }
 
     /// The one request path for a subscription: straight out when subscribed; otherwise

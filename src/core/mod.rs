@@ -639,6 +639,10 @@ impl<S> Core<S> {
         if reply.id > 0 {
             if let Link::Handshaking { connect_id, .. } = self.link {
                 if reply.id == connect_id {
+                    if reply.error.is_none() && reply.connect.is_none() && crate::protocol::carries_a_result(&reply) {
+                        self.protocol_error(generation, "the connect command got a reply of another kind".into());
+                        return;
+                    }
                     self.connect_reply(generation, reply, now);
                     return;
                 }
@@ -646,6 +650,13 @@ impl<S> Core<S> {
             match self.calls.take(reply.id) {
                 Some(Purpose::User(slot)) => self.complete(slot, call_result(reply)),
                 Some(Purpose::Refresh) => self.refresh_reply(reply, now),
+                Some(Purpose::Subscribe(_))
+                    if reply.error.is_none()
+                        && reply.subscribe.is_none()
+                        && crate::protocol::carries_a_result(&reply) =>
+                {
+                    self.protocol_error(generation, "a subscribe command got a reply of another kind".into());
+                }
                 Some(Purpose::Subscribe(sub)) => self.subscribe_reply(sub, reply.id, reply, now),
                 Some(Purpose::Unsubscribe(_)) => {
                     if reply.error.is_some() {

@@ -91,6 +91,9 @@ impl<S> Core<S> {
             if self.server_subs.remove(&channel).is_some() {
                 self.emit(ClientEvent::Unsubscribed(ServerUnsubscribedEvent { channel }));
             }
+        } else if !self.server_subs.contains_key(&channel) {
+            // Neither a client-side nor a server-side subscription: nothing to deliver it to.
+            log::debug!("ignoring a push for channel {channel:?}, which the client is not subscribed to");
         } else if let Some(publication) = push.r#pub {
             self.server_publication(&channel, publication);
         } else if let Some(join) = push.join {

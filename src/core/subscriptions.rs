@@ -98,6 +98,8 @@ pub(super) struct Sub<S> {
     epoch: String,
     delta_negotiated: bool,
     delta_base: Option<Bytes>,
+    /// The server tracks this subscription's position: offsets must follow one another.
+    positioned: bool,
     attempts: u32,
     resubscribe_at: Option<Instant>,
     phase: Phase,
@@ -120,6 +122,7 @@ impl<S> Sub<S> {
             epoch,
             delta_negotiated: false,
             delta_base: None,
+            positioned: false,
             attempts: 0,
             resubscribe_at: None,
             phase: Phase::Idle,
@@ -414,6 +417,7 @@ impl<S> Core<S> {
         }
         sub.delta_negotiated = result.delta;
         sub.delta_base = None;
+        sub.positioned = result.positioned || result.recoverable;
         sub.refresh = if result.expires {
             SubRefresh::Due(now + Duration::from_secs(u64::from(result.ttl)))
         } else {
@@ -581,11 +585,23 @@ impl<S> Core<S> {
         self.start_subscribe(id, now);
     }
 
-    /// Delivers one publication (recovered or live); `false` when a bad delta made the
-    /// subscription start over.
+    /// Delivers one publication (recovered or live); `false` when the subscription had to
+    /// start over (a bad delta, a gap in the stream, a new epoch).
     fn publication(&mut self, id: SubId, publication: WirePublication, json: bool, now: Instant) -> bool {
         let max_output = self.config.max_message_size;
         let Some(sub) = self.subs.get_mut_keeping_timers(id) else { return false };
+        match continuity(sub, &publication) {
+            Continuity::Next => {}
+            Continuity::Duplicate => {
+                let why = format!("publication offset {} does not follow {}; dropped", publication.offset, sub.offset);
+                self.sub_error(id, Error::Protocol(why));
+                return true;
+            }
+            Continuity::Broken(why) => {
+                self.restart_stream(id, why, now);
+                return false;
+            }
+        }
         let data = if sub.delta_negotiated {
             match delta_payload(&publication, sub.delta_base.as_ref(), json, max_output) {
                 Ok(data) => {
@@ -593,7 +609,7 @@ impl<S> Core<S> {
                     data
                 }
                 Err(why) => {
-                    self.delta_failed(id, why, now);
+                    self.restart_stream(id, why, now);
                     return false;
                 }
             }
@@ -609,18 +625,17 @@ impl<S> Core<S> {
         true
     }
 
-    /// A delta did not apply: report it and subscribe again from the last good position.
-    fn delta_failed(&mut self, id: SubId, why: String, now: Instant) {
+    /// The stream cannot continue as it is (a bad delta, a gap, a new epoch): report it and
+    /// subscribe again from the last good position, so that what was lost is recovered (or
+    /// reported as not recovered). Nothing wrong is ever delivered.
+    fn restart_stream(&mut self, id: SubId, why: String, now: Instant) {
         self.sub_error(id, Error::Protocol(why));
         let Some(sub) = self.subs.get_mut(id) else { return };
         sub.delta_base = None;
         sub.phase = Phase::Idle;
         let channel = sub.settings.channel.clone();
         self.set_sub_state(id, SubscriptionState::Subscribing);
-        self.sub_event(
-            id,
-            SubscriptionEvent::Subscribing(SubscribingEvent::new(Reason::new(2500, "insufficient state"))),
-        );
+        self.sub_event(id, SubscriptionEvent::Subscribing(SubscribingEvent::new(Reason::new(2500, "insufficient state"))));
         if let Some(generation) = self.writable_generation() {
             self.send_unsubscribe(generation, id, channel, now);
             self.send_subscribe(generation, id, now);
@@ -726,6 +741,38 @@ impl<S> Core<S> {
     pub(super) fn sub_error(&mut self, id: SubId, error: Error) {
         self.sub_event(id, SubscriptionEvent::Error(ErrorEvent::new(error)));
     }
+}
+
+/// Where a publication stands in its subscription's stream.
+enum Continuity {
+    /// Deliver it.
+    Next,
+    /// Already delivered (its offset is not after the last one): drop it.
+    Duplicate,
+    /// Publications were lost or the stream was reset: start over.
+    Broken(String),
+}
+
+/// Checks a positioned stream: offsets follow one another (a tags filter may skip some) and
+/// the epoch stays. Streams without a position are not checked.
+fn continuity<S>(sub: &Sub<S>, publication: &WirePublication) -> Continuity {
+    if !sub.positioned || publication.offset == 0 {
+        return Continuity::Next;
+    }
+    if !publication.epoch.is_empty() && !sub.epoch.is_empty() && publication.epoch != sub.epoch {
+        return Continuity::Broken(format!("the stream's epoch changed from {:?} to {:?}", sub.epoch, publication.epoch));
+    }
+    if publication.offset <= sub.offset {
+        return Continuity::Duplicate;
+    }
+    if publication.offset > sub.offset + 1 && sub.settings.tags_filter.is_none() {
+        return Continuity::Broken(format!(
+            "publications {}..{} are missing from the stream",
+            sub.offset + 1,
+            publication.offset - 1
+        ));
+    }
+    Continuity::Next
 }
 
 /// The payload of a publication on a delta-negotiated subscription. In JSON every such payload
