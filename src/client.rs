@@ -189,7 +189,9 @@ impl Client {
     pub fn rpc(&self, method: &str, data: impl Into<Vec<u8>>) -> Result<Vec<u8>> {
         let data = self.payload(data)?;
         let reply = self.call(Request::Rpc { method: method.to_string(), data })?;
-        Ok(result_of(reply, "rpc", |reply| reply.rpc.take())?.map(|result| Vec::from(result.data)).unwrap_or_default())
+        Ok(result_of(reply, "rpc", |reply| reply.rpc.take())?
+            .map(|result| Vec::from(result.data))
+            .unwrap_or_default())
     }
 
     /// Sends an asynchronous message to the server (no reply); returns once it is written.

@@ -639,8 +639,14 @@ impl<S> Core<S> {
         if reply.id > 0 {
             if let Link::Handshaking { connect_id, .. } = self.link {
                 if reply.id == connect_id {
-                    if reply.error.is_none() && reply.connect.is_none() && crate::protocol::carries_a_result(&reply) {
-                        self.protocol_error(generation, "the connect command got a reply of another kind".into());
+                    if reply.error.is_none()
+                        && reply.connect.is_none()
+                        && crate::protocol::carries_a_result(&reply)
+                    {
+                        self.protocol_error(
+                            generation,
+                            "the connect command got a reply of another kind".into(),
+                        );
                         return;
                     }
                     self.connect_reply(generation, reply, now);

@@ -593,7 +593,10 @@ impl<S> Core<S> {
         match continuity(sub, &publication) {
             Continuity::Next => {}
             Continuity::Duplicate => {
-                let why = format!("publication offset {} does not follow {}; dropped", publication.offset, sub.offset);
+                let why = format!(
+                    "publication offset {} does not follow {}; dropped",
+                    publication.offset, sub.offset
+                );
                 self.sub_error(id, Error::Protocol(why));
                 return true;
             }
@@ -635,7 +638,10 @@ impl<S> Core<S> {
         sub.phase = Phase::Idle;
         let channel = sub.settings.channel.clone();
         self.set_sub_state(id, SubscriptionState::Subscribing);
-        self.sub_event(id, SubscriptionEvent::Subscribing(SubscribingEvent::new(Reason::new(2500, "insufficient state"))));
+        self.sub_event(
+            id,
+            SubscriptionEvent::Subscribing(SubscribingEvent::new(Reason::new(2500, "insufficient state"))),
+        );
         if let Some(generation) = self.writable_generation() {
             self.send_unsubscribe(generation, id, channel, now);
             self.send_subscribe(generation, id, now);
@@ -760,7 +766,10 @@ fn continuity<S>(sub: &Sub<S>, publication: &WirePublication) -> Continuity {
         return Continuity::Next;
     }
     if !publication.epoch.is_empty() && !sub.epoch.is_empty() && publication.epoch != sub.epoch {
-        return Continuity::Broken(format!("the stream's epoch changed from {:?} to {:?}", sub.epoch, publication.epoch));
+        return Continuity::Broken(format!(
+            "the stream's epoch changed from {:?} to {:?}",
+            sub.epoch, publication.epoch
+        ));
     }
     if publication.offset <= sub.offset {
         return Continuity::Duplicate;

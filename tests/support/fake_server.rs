@@ -188,7 +188,9 @@ impl FakeConnection {
                 Err(_) => return Vec::new(),
             };
             let mut commands = Vec::new();
-            self.codec.decode(&frame, &mut commands).expect("the client's frame decodes");
+            if let Err(err) = self.codec.decode(&frame, &mut commands) {
+                panic!("the client's frame does not decode ({err}): {:?}", frame.data);
+            }
             return commands;
         }
     }
@@ -214,6 +216,22 @@ impl FakeConnection {
             FrameKind::Binary => Message::Binary(data),
         };
         let _ = self.socket.send(message);
+    }
+
+    /// Sends any WebSocket message as is (e.g. a raw frame with invalid UTF-8).
+    pub fn send_message(&mut self, message: Message) {
+        let _ = self.socket.send(message);
+    }
+
+    /// Ends the TCP connection without a closing handshake.
+    pub fn drop_abruptly(self) {
+        let stream = match self.socket.get_ref() {
+            ServerStream::Plain(stream) => stream.try_clone(),
+            ServerStream::Tls(stream) => stream.get_ref().try_clone(),
+        };
+        if let Ok(stream) = stream {
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+        }
     }
 
     /// Closes with a WebSocket close code and reason.
