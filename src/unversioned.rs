@@ -6,3 +6,8 @@
 
 pub use crate::codec::{Codec, CodecError, Frame, FrameKind, Protocol, WireMessage};
 pub use crate::protocol::*;
+
+/// Applies a fossil delta to `base`, producing at most `max_output` bytes.
+pub fn fossil_apply(base: &[u8], delta: &[u8], max_output: usize) -> Result<Vec<u8>, String> {
+    crate::delta::apply(base, delta, max_output).map_err(|err| err.to_string())
+}

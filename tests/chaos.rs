@@ -1,0 +1,358 @@
+//! Seeded chaos: a client behind a fault proxy (cuts, blackholes, latency, 1-byte writes,
+//! refused connections) while the server API publishes into recoverable channels and other
+//! threads make calls and subscribe/unsubscribe. After every run the invariants are checked;
+//! a failure prints the seed, which replays the same schedule and configuration.
+//!
+//! `cargo test --test chaos` runs a few seeds; `CHAOS_SEEDS=1000 cargo test --release --test
+//! chaos -- --nocapture` is the long run (results in RELIABILITY.md); `CHAOS_FIRST_SEED=<n>
+//! CHAOS_SEEDS=1` replays one.
+//!
+//! Invariants:
+//! 1. every publication the server accepted reaches each recoverable subscription exactly
+//!    once, in offset order, unless the subscription reported `recovered: false`;
+//! 2. every call returns (ok or a typed error) within its timeout plus a small margin;
+//! 3. states and events come in a legal order with codes from the reference's tables;
+//! 4. after `close()`, none of the client's threads is left.
+
+#[macro_use]
+mod support;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use centrifuge_blocking::{
+    Client, ClientConfig, ClientEvent, Protocol, SubscriptionConfig, SubscriptionEvent, SubscriptionState,
+};
+use centrifuge_test_harness::{Centrifugo, Claims, HMAC_SECRET};
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+use support::fault_proxy::{FaultProxy, Faults};
+
+const CHANNELS: usize = 3;
+const PUBLICATIONS: usize = 40;
+const CALL_TIMEOUT: Duration = Duration::from_millis(1000);
+const CALL_MARGIN: Duration = Duration::from_millis(500);
+const CATCH_UP: Duration = Duration::from_secs(20);
+
+#[test]
+fn chaos_seeds_keep_every_invariant() {
+    let first: u64 = std::env::var("CHAOS_FIRST_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(1);
+    let count: u64 = std::env::var("CHAOS_SEEDS").ok().and_then(|v| v.parse().ok()).unwrap_or(4);
+    let server = Centrifugo::shared();
+    let started = Instant::now();
+    let mut faults = 0;
+    for seed in first..first + count {
+        match run(seed, &server) {
+            Ok(applied) => faults += applied,
+            Err(failure) => panic!(
+                "seed {seed} broke an invariant: {failure}\nreplay: CHAOS_FIRST_SEED={seed} CHAOS_SEEDS=1 cargo test --test chaos"
+            ),
+        }
+    }
+    println!(
+        "chaos: {count} seeds from {first}, {faults} faults injected, all invariants held in {:?}",
+        started.elapsed()
+    );
+}
+
+/// One seeded run; returns how many faults it injected.
+fn run(seed: u64, server: &Centrifugo) -> Result<usize, String> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let protocol = if rng.random() { Protocol::Json } else { Protocol::Protobuf };
+    let lanes = rng.random_range(1..=3);
+    let proxy = FaultProxy::start(SocketAddr::from(([127, 0, 0, 1], server.port())));
+    let user = format!("chaos-{seed}");
+    let config = ClientConfig::default()
+        .protocol(protocol)
+        .executor_lanes(lanes)
+        .token(Claims::connection(&user).sign(HMAC_SECRET))
+        .timeout(CALL_TIMEOUT)
+        .connect_timeout(Duration::from_millis(500))
+        .min_reconnect_delay(Duration::from_millis(20))
+        .max_reconnect_delay(Duration::from_millis(200));
+
+    let client_log: Arc<Mutex<Vec<ClientEvent>>> = Arc::default();
+    let log = Arc::clone(&client_log);
+    let url = format!("ws://127.0.0.1:{}/connection/websocket", proxy.port());
+    let client = Client::new(&url, config, move |event: ClientEvent| log.lock().unwrap().push(event))
+        .map_err(|err| format!("client: {err}"))?;
+
+    let channels: Vec<String> = (0..CHANNELS).map(|k| format!("hist:chaos-{seed}-{k}")).collect();
+    let mut logs = Vec::new();
+    for channel in &channels {
+        let log: Arc<Mutex<Vec<SubscriptionEvent>>> = Arc::default();
+        let writer = Arc::clone(&log);
+        let sub = client
+            .new_subscription(channel, SubscriptionConfig::default(), move |event: SubscriptionEvent| {
+                writer.lock().unwrap().push(event)
+            })
+            .map_err(|err| format!("subscription: {err}"))?;
+        sub.subscribe().map_err(|err| err.to_string())?;
+        logs.push((sub, log));
+    }
+    client.connect().map_err(|err| err.to_string())?;
+    wait_until(Duration::from_secs(10), || {
+        logs.iter().all(|(sub, _)| sub.state() == SubscriptionState::Subscribed)
+    })
+    .map_err(|_| "the subscriptions never subscribed".to_string())?;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let violations: Arc<Mutex<Vec<String>>> = Arc::default();
+    let callers: Vec<_> = (0..2)
+        .map(|n| {
+            let (client, stop, violations) = (client.clone(), Arc::clone(&stop), Arc::clone(&violations));
+            std::thread::spawn(move || calls(n, &client, &stop, &violations))
+        })
+        .collect();
+    let churn = {
+        let (client, stop) = (client.clone(), Arc::clone(&stop));
+        let channel = format!("chaos-churn-{seed}");
+        std::thread::spawn(move || {
+            let Ok(sub) =
+                client.new_subscription(&channel, SubscriptionConfig::default(), |_: SubscriptionEvent| {})
+            else {
+                return;
+            };
+            while !stop.load(Ordering::SeqCst) {
+                let _ = sub.subscribe();
+                std::thread::sleep(Duration::from_millis(30));
+                let _ = sub.unsubscribe();
+                std::thread::sleep(Duration::from_millis(30));
+            }
+            let _ = client.remove_subscription(&sub);
+        })
+    };
+
+    // The publisher and the fault schedule run side by side.
+    let publish_seed: u64 = rng.random();
+    let api = server.api().clone();
+    let publish_channels = channels.clone();
+    let publisher = std::thread::spawn(move || -> Result<BTreeMap<String, Vec<u64>>, String> {
+        let mut rng = StdRng::seed_from_u64(publish_seed);
+        let mut published: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+        for n in 0..PUBLICATIONS {
+            let channel = &publish_channels[rng.random_range(0..CHANNELS)];
+            let result = api.publish(channel, &format!(r#"{{"n":{n}}}"#)).map_err(|err| err.to_string())?;
+            let offset = result["offset"].as_u64().ok_or("the API gave no offset")?;
+            published.entry(channel.clone()).or_default().push(offset);
+            std::thread::sleep(Duration::from_millis(rng.random_range(0..25)));
+        }
+        Ok(published)
+    });
+    let fault_count = rng.random_range(2..=6);
+    for _ in 0..fault_count {
+        std::thread::sleep(Duration::from_millis(rng.random_range(30..200)));
+        let hold = Duration::from_millis(rng.random_range(30..300));
+        match rng.random_range(0..5) {
+            0 => proxy.cut(),
+            1 => {
+                // A dead connection: nothing gets through, then it is gone.
+                proxy.set(Faults { blackhole: true, ..Faults::default() });
+                std::thread::sleep(hold);
+                proxy.cut();
+            }
+            2 => {
+                proxy.set(Faults {
+                    latency: Duration::from_millis(rng.random_range(1..30)),
+                    ..Faults::default()
+                });
+                std::thread::sleep(hold);
+            }
+            3 => {
+                proxy.set(Faults { one_byte_writes: true, ..Faults::default() });
+                std::thread::sleep(hold);
+            }
+            _ => {
+                proxy.set(Faults { refuse: true, ..Faults::default() });
+                proxy.cut();
+                std::thread::sleep(hold);
+            }
+        }
+        proxy.set(Faults::default());
+    }
+    let published = publisher.join().map_err(|_| "the publisher panicked".to_string())??;
+
+    // Faults are over: every subscription must catch up (or say it could not).
+    let caught_up = wait_until(CATCH_UP, || {
+        logs.iter().all(|(sub, log)| {
+            let log = log.lock().unwrap();
+            let expected = published.get(sub.channel()).map(Vec::len).unwrap_or(0);
+            reported_loss(&log) || delivered(&log).len() >= expected
+        })
+    });
+    stop.store(true, Ordering::SeqCst);
+    for caller in callers {
+        caller.join().map_err(|_| "a caller panicked".to_string())?;
+    }
+    churn.join().map_err(|_| "the churn thread panicked".to_string())?;
+    client.close();
+
+    // 4: threads.
+    let left = client_threads();
+    if left > 0 {
+        return Err(format!("{left} client thread(s) still running after close()"));
+    }
+    // 2: calls.
+    if let Some(violation) = violations.lock().unwrap().first() {
+        return Err(violation.clone());
+    }
+    // 1 and 3: deliveries and event order.
+    for (sub, log) in &logs {
+        let log = log.lock().unwrap();
+        check_subscription_events(&log).map_err(|why| format!("{}: {why}", sub.channel()))?;
+        let delivered = delivered(&log);
+        if delivered.windows(2).any(|pair| pair[0] >= pair[1]) {
+            return Err(format!("{}: offsets out of order or twice: {delivered:?}", sub.channel()));
+        }
+        if !reported_loss(&log) {
+            let expected = published.get(sub.channel()).cloned().unwrap_or_default();
+            let missing: Vec<&u64> = expected.iter().filter(|offset| !delivered.contains(offset)).collect();
+            if !missing.is_empty() {
+                return Err(format!(
+                    "{}: offsets {missing:?} never delivered (caught up: {})",
+                    sub.channel(),
+                    caught_up.is_ok()
+                ));
+            }
+        }
+    }
+    check_client_events(&client_log.lock().unwrap())?;
+    Ok(fault_count)
+}
+
+/// Calls in a loop; records any that takes longer than its timeout plus the margin.
+fn calls(n: usize, client: &Client, stop: &AtomicBool, violations: &Mutex<Vec<String>>) {
+    let mut i = 0u64;
+    while !stop.load(Ordering::SeqCst) {
+        i += 1;
+        let started = Instant::now();
+        let outcome = if (i + n as u64) % 2 == 0 {
+            let payload = format!(r#"{{"caller":{n},"i":{i}}}"#);
+            client.rpc("echo", payload.clone()).and_then(|answer| {
+                if answer == payload.as_bytes() {
+                    Ok(())
+                } else {
+                    Err(centrifuge_blocking::Error::Protocol(format!(
+                        "echo answered {answer:?} to {payload}"
+                    )))
+                }
+            })
+        } else {
+            client.publish("chaos-calls", r#"{"call":true}"#)
+        };
+        let took = started.elapsed();
+        if took > CALL_TIMEOUT + CALL_MARGIN {
+            violations.lock().unwrap().push(format!("a call took {took:?} ({outcome:?})"));
+        }
+        if let Err(centrifuge_blocking::Error::Protocol(why)) = &outcome {
+            violations.lock().unwrap().push(format!("a call got a wrong answer: {why}"));
+        }
+        if outcome.is_err() {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+fn delivered(log: &[SubscriptionEvent]) -> Vec<u64> {
+    log.iter()
+        .filter_map(|event| match event {
+            SubscriptionEvent::Publication(publication) => Some(publication.publication().offset()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn reported_loss(log: &[SubscriptionEvent]) -> bool {
+    log.iter().any(
+        |event| matches!(event, SubscriptionEvent::Subscribed(s) if s.was_recovering() && !s.recovered()),
+    )
+}
+
+/// Subscribed never twice without subscribing between; publications only while subscribed;
+/// nothing after the final unsubscribed; codes from the tables.
+fn check_subscription_events(log: &[SubscriptionEvent]) -> Result<(), String> {
+    let mut subscribed = false;
+    let mut ended = false;
+    for event in log {
+        if ended {
+            return Err(format!("an event after the final unsubscribed: {event:?}"));
+        }
+        match event {
+            SubscriptionEvent::Subscribing(event) => {
+                if !(event.code() <= 1 || event.code() >= 2500) {
+                    return Err(format!("subscribing with code {}", event.code()));
+                }
+                subscribed = false;
+            }
+            SubscriptionEvent::Subscribed(_) => {
+                if subscribed {
+                    return Err("subscribed twice without subscribing between".into());
+                }
+                subscribed = true;
+            }
+            SubscriptionEvent::Unsubscribed(event) => {
+                subscribed = false;
+                ended = event.code() == 2;
+            }
+            SubscriptionEvent::Publication(_) if !subscribed => {
+                return Err("a publication while not subscribed".into());
+            }
+            _ => {}
+        }
+    }
+    if !ended {
+        return Err("close() did not end the subscription with code 2".into());
+    }
+    Ok(())
+}
+
+fn check_client_events(log: &[ClientEvent]) -> Result<(), String> {
+    let mut closed = false;
+    for event in log {
+        if closed {
+            return Err(format!("a client event after close: {event:?}"));
+        }
+        match event {
+            ClientEvent::Connecting(event)
+                if !(event.code() <= 4 || (3000..5000).contains(&event.code())) =>
+            {
+                return Err(format!("connecting with code {}", event.code()));
+            }
+            ClientEvent::Disconnected(event) => {
+                if event.reason() != "client closed" {
+                    return Err(format!("disconnected ({} {}) before close", event.code(), event.reason()));
+                }
+                closed = true;
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn client_threads() -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .map(|tasks| {
+            tasks
+                .filter_map(Result::ok)
+                .filter_map(|task| std::fs::read_to_string(task.path().join("comm")).ok())
+                .filter(|name| name.starts_with("centrifuge-"))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+/// Waits (bounded) for a condition that other threads make true.
+fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> Result<(), ()> {
+    let deadline = Instant::now() + limit;
+    while !done() {
+        if Instant::now() > deadline {
+            return Err(());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    Ok(())
+}
