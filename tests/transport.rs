@@ -1,5 +1,6 @@
-//! Transport options: wss:// with an extra root certificate or the dev-only switch, and an HTTP
-//! CONNECT proxy with basic auth (in front of the real Centrifugo).
+//! Transport options: wss:// with an extra root certificate or the dev-only switch (against a
+//! scripted server and against a real Centrifugo serving a certificate the harness generated),
+//! and an HTTP CONNECT proxy with basic auth (in front of the real Centrifugo).
 
 #[macro_use]
 mod support;
@@ -59,6 +60,43 @@ fn the_dev_only_switch_accepts_any_certificate() {
     events.connected();
     assert!(client.rpc("echo", vec![1, 2, 3]).is_ok());
     client.close();
+}
+
+#[test]
+fn centrifugo_over_wss_is_refused_by_default_and_accepted_with_its_ca() {
+    let server = Centrifugo::start_tls();
+    assert!(server.ws_url().starts_with("wss://"));
+
+    let untrusting = ClientConfig::default()
+        .min_reconnect_delay(Duration::from_millis(50))
+        .max_reconnect_delay(Duration::from_millis(200));
+    let (refusing, events) = client(&server.ws_url(), untrusting);
+    refusing.connect().unwrap();
+    match events.error() {
+        Error::Transport(error) => {
+            let text = error.to_string();
+            assert!(text.contains("TLS handshake") && text.contains("127.0.0.1"), "{text}");
+        }
+        other => panic!("expected a TLS error, got {other:?}"),
+    }
+    assert_eq!(refusing.state(), ClientState::Connecting, "refused, and it keeps trying");
+    refusing.close();
+
+    let ca = server.ca_pem().expect("a TLS server has a CA").as_bytes().to_vec();
+    for protocol in [Protocol::Json, Protocol::Protobuf] {
+        let config = ClientConfig::default().protocol(protocol).add_root_certificate_pem(ca.clone());
+        let (trusting, events) = client(&server.ws_url(), config);
+        let channel = format!("over-tls-{protocol:?}").to_lowercase();
+        let (sub, sub_events) = support::events::subscription(&trusting, &channel, Default::default());
+        sub.subscribe().unwrap();
+        trusting.connect().unwrap();
+        events.connected();
+        sub_events.subscribed();
+        server.api().publish(&channel, r#"{"secure":true}"#).unwrap();
+        assert_eq!(sub_events.publication().data(), br#"{"secure":true}"#);
+        assert_eq!(trusting.rpc("ping", Vec::new()).unwrap(), Vec::<u8>::new());
+        trusting.close();
+    }
 }
 
 #[test]

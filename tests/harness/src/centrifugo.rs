@@ -13,6 +13,7 @@ use serde_json::Value;
 use crate::api::ServerApi;
 use crate::backend::RpcBackend;
 use crate::config::project_config;
+use crate::tls::TestCertificates;
 use crate::{API_KEY, binary};
 
 /// Runs Centrifugo (`$0`) with config `$1`, output to `$2` (its pid to `$2.pid`), and kills it
@@ -35,6 +36,9 @@ const PORT_ATTEMPTS: usize = 5;
 /// A running Centrifugo on 127.0.0.1 with the project's configuration; stopped on drop.
 pub struct Centrifugo {
     port: u16,
+    /// Where health and the server API answer: `port`, or the plain-HTTP internal port of a TLS server.
+    api_port: u16,
+    certificates: Option<TestCertificates>,
     guardian: Child,
     lifeline: Option<ChildStdin>,
     run_dir: PathBuf,
@@ -70,15 +74,26 @@ impl Centrifugo {
 
     /// Starts a dedicated server after `adjust` has changed the configuration.
     pub fn start_with(adjust: impl Fn(&mut Value)) -> Centrifugo {
-        Centrifugo::launch_with(None, adjust)
+        Centrifugo::launch_with(None, None, adjust)
     }
 
     /// Starts a dedicated server on `port` (e.g. one a client is already trying to reach).
     pub fn start_on_port(port: u16) -> Centrifugo {
-        Centrifugo::launch_with(Some(port), |_| {})
+        Centrifugo::launch_with(Some(port), None, |_| {})
     }
 
-    fn launch_with(fixed_port: Option<u16>, adjust: impl Fn(&mut Value)) -> Centrifugo {
+    /// Starts a dedicated server whose WebSocket endpoint speaks TLS only, with a certificate
+    /// from a CA generated for it ([`Centrifugo::ca_pem`]). Health and the server API stay on a
+    /// separate plain-HTTP internal port.
+    pub fn start_tls() -> Centrifugo {
+        Centrifugo::launch_with(None, Some(TestCertificates::generate()), |_| {})
+    }
+
+    fn launch_with(
+        fixed_port: Option<u16>,
+        certificates: Option<TestCertificates>,
+        adjust: impl Fn(&mut Value),
+    ) -> Centrifugo {
         let binary = binary::centrifugo();
         let backend = RpcBackend::start();
         let mut failures = Vec::new();
@@ -86,15 +101,25 @@ impl Centrifugo {
         for _ in 0..attempts {
             let port = fixed_port.unwrap_or_else(free_port);
             let mut config = project_config(port, &backend.rpc_endpoint());
+            let api_port = match &certificates {
+                Some(certificates) => {
+                    let internal_port = free_port();
+                    serve_tls_externally(&mut config, certificates, internal_port);
+                    internal_port
+                }
+                None => port,
+            };
             adjust(&mut config);
-            match launch(&binary, port, &config) {
+            match launch(&binary, api_port, &config) {
                 Ok((guardian, lifeline, run_dir)) => {
                     return Centrifugo {
                         port,
+                        api_port,
+                        certificates,
                         guardian,
                         lifeline: Some(lifeline),
                         run_dir,
-                        api: ServerApi::new(port, API_KEY),
+                        api: ServerApi::new(api_port, API_KEY),
                         _backend: backend,
                     };
                 }
@@ -105,14 +130,26 @@ impl Centrifugo {
         panic!("Centrifugo could not bind a free port in {PORT_ATTEMPTS} attempts; last log:\n{failures:?}")
     }
 
-    /// The HTTP port (WebSocket, API and health share it).
+    /// The HTTP port of the WebSocket endpoint (API and health share it unless TLS is on).
     pub fn port(&self) -> u16 {
         self.port
     }
 
-    /// The WebSocket endpoint, `ws://127.0.0.1:<port>/connection/websocket`.
+    /// The WebSocket endpoint, `ws://127.0.0.1:<port>/connection/websocket` (`wss://` for a
+    /// server from [`Centrifugo::start_tls`]).
     pub fn ws_url(&self) -> String {
-        format!("ws://127.0.0.1:{}/connection/websocket", self.port)
+        let scheme = if self.certificates.is_some() { "wss" } else { "ws" };
+        format!("{scheme}://127.0.0.1:{}/connection/websocket", self.port)
+    }
+
+    /// The PEM of the CA that signed the certificate of a server from [`Centrifugo::start_tls`].
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.certificates.as_ref().map(|certificates| certificates.ca_pem.as_str())
+    }
+
+    /// The port health and the server API answer on (differs from [`Centrifugo::port`] for TLS).
+    pub fn api_port(&self) -> u16 {
+        self.api_port
     }
 
     /// The server HTTP API.
@@ -143,14 +180,29 @@ impl Drop for Centrifugo {
     }
 }
 
+/// TLS on the external endpoints (WebSocket) with `certificates`; the internal ones (health,
+/// API) on `internal_port` in plain HTTP, so the harness needs no TLS client of its own.
+fn serve_tls_externally(config: &mut Value, certificates: &TestCertificates, internal_port: u16) {
+    let server = &mut config["http_server"];
+    server["tls"] = serde_json::json!({
+        "enabled": true,
+        "cert_pem": certificates.server_cert_pem,
+        "key_pem": certificates.server_key_pem,
+    });
+    server["tls_external"] = Value::Bool(true);
+    server["internal_address"] = Value::String("127.0.0.1".into());
+    server["internal_port"] = Value::String(internal_port.to_string());
+}
+
 enum Launch {
     PortTaken(String),
     Failed(String),
 }
 
+/// Starts the server and waits until `health_port` answers `/health`.
 fn launch(
     binary: &std::path::Path,
-    port: u16,
+    health_port: u16,
     config: &Value,
 ) -> Result<(Child, ChildStdin, PathBuf), Launch> {
     static RUNS: AtomicUsize = AtomicUsize::new(0);
@@ -180,7 +232,7 @@ fn launch(
         .map_err(|err| fail(format!("cannot start sh to run {}: {err}", binary.display())))?;
     let lifeline = guardian.stdin.take().expect("stdin was piped");
 
-    let health = format!("http://127.0.0.1:{port}/health");
+    let health = format!("http://127.0.0.1:{health_port}/health");
     let agent =
         ureq::Agent::config_builder().timeout_global(Some(Duration::from_secs(1))).build().new_agent();
     let deadline = Instant::now() + STARTUP_TIMEOUT;
@@ -199,7 +251,7 @@ fn launch(
                 return Err(Launch::PortTaken(log));
             }
             let why = if exited { "exited during startup" } else { "did not become healthy in time" };
-            return Err(fail(format!("Centrifugo {} on port {port}; its log:\n{log}", why)));
+            return Err(fail(format!("Centrifugo {} on port {health_port}; its log:\n{log}", why)));
         }
         // Readiness polling of a starting process, not a test wait.
         std::thread::sleep(Duration::from_millis(20));

@@ -18,6 +18,7 @@ pub mod binary;
 mod centrifugo;
 pub mod config;
 mod jwt;
+mod tls;
 
 pub use api::{ApiError, ServerApi};
 pub use backend::{
@@ -26,6 +27,7 @@ pub use backend::{
 };
 pub use centrifugo::{Centrifugo, unused_port};
 pub use jwt::Claims;
+pub use tls::TestCertificates;
 
 /// The HMAC secret the test server verifies tokens with.
 pub const HMAC_SECRET: &str = "centrifuge-blocking-test-secret";
