@@ -1,15 +1,17 @@
-//! Logging goes through `log` with the crate's module paths as targets, and no token ever
-//! appears in it. Alone in its binary: it installs the process's logger.
+//! Logging goes through `log` with the crate's module paths as targets, and no token (connection
+//! or subscription, static or refreshed) ever appears in it or in the `Debug` output of configs,
+//! handles and events. Alone in its binary: it installs the process's logger.
 
 #[macro_use]
 mod support;
 
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use centrifuge_blocking::{ClientConfig, Protocol, TokenError};
-use centrifuge_test_harness::{Centrifugo, Claims, HMAC_SECRET};
-use support::events::client;
+use centrifuge_blocking::{ClientConfig, Protocol, SubscriptionConfig, TokenError};
+use centrifuge_test_harness::{Centrifugo, Claims, HMAC_SECRET, config};
+use support::events::{client, subscription};
 
 struct Capture;
 
@@ -34,24 +36,67 @@ fn logs_name_their_module_and_never_contain_a_token() {
     log::set_logger(&LOGGER).unwrap();
     log::set_max_level(log::LevelFilter::Trace);
     let server = Centrifugo::shared();
-    let mut tokens = Vec::new();
+    // Every token handed to the client, and the Debug text of everything a user may print.
+    let tokens = Arc::new(Mutex::new(Vec::new()));
+    let mut debug_texts = Vec::new();
     for protocol in [Protocol::Json, Protocol::Protobuf] {
-        let token = Claims::connection("logged-user").expires_in(Duration::from_secs(2)).sign(HMAC_SECRET);
-        let refreshed =
-            Claims::connection("logged-user").expires_in(Duration::from_secs(60)).sign(HMAC_SECRET);
-        tokens.push(token.clone());
-        tokens.push(refreshed.clone());
-        let getter = move || -> Result<String, TokenError> { Ok(refreshed.clone()) };
+        let user = format!("logged-{protocol:?}");
+        let token = Claims::connection(&user).expires_in(Duration::from_secs(2)).sign(HMAC_SECRET);
+        tokens.lock().unwrap().push(token.clone());
+        let connection_refreshes = Arc::new(AtomicUsize::new(0));
+        let getter = {
+            let (user, tokens, refreshes) =
+                (user.clone(), Arc::clone(&tokens), Arc::clone(&connection_refreshes));
+            move || -> Result<String, TokenError> {
+                let fresh = Claims::connection(&user).expires_in(Duration::from_secs(60)).sign(HMAC_SECRET);
+                tokens.lock().unwrap().push(fresh.clone());
+                refreshes.fetch_add(1, Ordering::SeqCst);
+                Ok(fresh)
+            }
+        };
         let config = ClientConfig::default().protocol(protocol).token(token).token_getter(getter);
+        debug_texts.push(format!("{config:?}"));
         let (client, events) = client(&server.ws_url(), config);
+
+        // A token-only channel: a static 2 s subscription token, then refreshed ones.
+        let channel = format!("{}:logged-{protocol:?}", config::TOKEN_ONLY).to_lowercase();
+        let first_sub_token =
+            Claims::subscription(&user, &channel).expires_in(Duration::from_secs(2)).sign(HMAC_SECRET);
+        tokens.lock().unwrap().push(first_sub_token.clone());
+        let subscription_refreshes = Arc::new(AtomicUsize::new(0));
+        let sub_getter = {
+            let (user, tokens, refreshes) =
+                (user.clone(), Arc::clone(&tokens), Arc::clone(&subscription_refreshes));
+            move |channel: &str| -> Result<String, TokenError> {
+                let fresh = Claims::subscription(&user, channel)
+                    .expires_in(Duration::from_secs(60))
+                    .sign(HMAC_SECRET);
+                tokens.lock().unwrap().push(fresh.clone());
+                refreshes.fetch_add(1, Ordering::SeqCst);
+                Ok(fresh)
+            }
+        };
+        let sub_config = SubscriptionConfig::default().token(first_sub_token).token_getter(sub_getter);
+        debug_texts.push(format!("{sub_config:?}"));
+        let (sub, sub_events) = subscription(&client, &channel, sub_config);
+        sub.subscribe().unwrap();
         client.connect().unwrap();
-        events.connected();
+        debug_texts.push(format!("{:?}", events.next()));
+        debug_texts.push(format!("{:?}", events.next()));
+        debug_texts.push(format!("{:?}", sub_events.subscribed()));
         client.rpc("ping", Vec::new()).unwrap();
-        // Let the 2 s token be refreshed through the getter.
-        events.within(Duration::from_millis(2500));
+        // Both 2 s tokens get refreshed through their getters.
+        let mut seen = events.within(Duration::from_millis(2500));
+        seen.extend(events.within(Duration::ZERO));
+        debug_texts.extend(seen.iter().map(|event| format!("{event:?}")));
+        debug_texts.extend(sub_events.within(Duration::ZERO).iter().map(|event| format!("{event:?}")));
+        assert!(connection_refreshes.load(Ordering::SeqCst) >= 1, "the connection token was refreshed");
+        assert!(subscription_refreshes.load(Ordering::SeqCst) >= 1, "the subscription token was refreshed");
+        debug_texts.push(format!("{client:?} {sub:?}"));
         client.disconnect().unwrap();
-        events.disconnected();
+        debug_texts.push(format!("{:?}", events.disconnected()));
         client.close();
+        debug_texts.extend(sub_events.within(Duration::ZERO).iter().map(|event| format!("{event:?}")));
     }
     let lines = LINES.lock().unwrap();
     let ours: Vec<&(String, String)> =
@@ -62,12 +107,15 @@ fn logs_name_their_module_and_never_contain_a_token() {
         ours.iter().any(|(target, _)| target.contains("::runtime")),
         "targets name the module: {lines:#?}"
     );
-    for (target, text) in lines.iter() {
-        for token in &tokens {
-            assert!(!text.contains(token.as_str()), "a token leaked into the log of {target}: {text}");
-            // Not even its signature part.
+    let tokens = tokens.lock().unwrap();
+    assert!(tokens.len() >= 6, "static and refreshed tokens of both kinds: {}", tokens.len());
+    let debug = debug_texts.iter().map(|text| ("Debug output".to_string(), text.clone()));
+    for (target, text) in lines.iter().cloned().chain(debug) {
+        for token in tokens.iter() {
+            // Not the token, and not even its signature part.
             let signature = token.rsplit('.').next().unwrap();
-            assert!(!text.contains(signature), "a token signature leaked into the log of {target}: {text}");
+            assert!(!text.contains(signature), "a token leaked into {target}: {text}");
         }
     }
+    assert!(debug_texts.iter().any(|text| text.contains("token: \"<redacted>\"")), "{debug_texts:#?}");
 }
