@@ -119,6 +119,7 @@ impl Client {
             token_getter: config.token_getter.clone(),
             ids,
             lanes: config.executor_lanes,
+            event_queue_limit: config.event_queue_limit,
             shutdown_bound: config.connect_timeout.max(config.timeout) + Duration::from_secs(1),
         })?;
         Ok(Client {

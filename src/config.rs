@@ -76,6 +76,7 @@ pub struct ClientConfig {
     pub(crate) max_server_ping_delay: Duration,
     pub(crate) max_message_size: usize,
     pub(crate) executor_lanes: usize,
+    pub(crate) event_queue_limit: usize,
     pub(crate) root_certificates: Vec<RootCertificate>,
     pub(crate) danger_accept_invalid_certs: bool,
     pub(crate) proxy: Option<HttpProxy>,
@@ -98,6 +99,7 @@ impl Default for ClientConfig {
             max_server_ping_delay: Duration::from_secs(10),
             max_message_size: 64 << 20,
             executor_lanes: 1,
+            event_queue_limit: 16 << 20,
             root_certificates: Vec::new(),
             danger_accept_invalid_certs: false,
             proxy: None,
@@ -201,6 +203,22 @@ impl ClientConfig {
     /// run in order on one lane, client events on the first. Defaults to 1.
     pub fn executor_lanes(mut self, lanes: usize) -> ClientConfig {
         self.executor_lanes = lanes;
+        self
+    }
+
+    /// How many bytes of received data may wait for listener callbacks before the client stops
+    /// reading from the server (payloads, plus about 128 bytes per event). Defaults to 16 MiB.
+    ///
+    /// A listener that falls behind (it blocks, or is slower than the stream) so holds the
+    /// server back instead of growing memory: the socket's buffers fill, and the server, whose
+    /// own queue for this connection then grows, eventually closes the connection (Centrifugo:
+    /// 3008 "slow", once its `client.queue_max_size` is reached). The client then reconnects,
+    /// and recoverable subscriptions recover what they missed. Calls wait while reading is
+    /// paused, except those made from inside a callback: the limit is lifted while one waits,
+    /// so it cannot deadlock on its own lane. Memory stays near this limit plus one message of
+    /// [`max_message_size`](Self::max_message_size).
+    pub fn event_queue_limit(mut self, bytes: usize) -> ClientConfig {
+        self.event_queue_limit = bytes;
         self
     }
 
@@ -308,6 +326,7 @@ impl fmt::Debug for ClientConfig {
             .field("max_server_ping_delay", &self.max_server_ping_delay)
             .field("max_message_size", &self.max_message_size)
             .field("executor_lanes", &self.executor_lanes)
+            .field("event_queue_limit", &self.event_queue_limit)
             .field("root_certificates", &self.root_certificates.len())
             .field("danger_accept_invalid_certs", &self.danger_accept_invalid_certs)
             .field("proxy", &self.proxy)

@@ -20,6 +20,9 @@
 //!   left alone for that long; then it takes over again. Pushes that arrive while no call is
 //!   in flight can so wait up to that long, and only right after a burst of calls.
 //!
+//! **Backpressure.** Neither the reader thread nor a caller reads while the client's
+//! [`Backlog`] of data waiting for listeners is full; see [`super::backlog`].
+//!
 //! Invariants: one thread drains at a time (`thread_draining`, `caller_reading`); a peek made
 //! before another thread's drain is never trusted (the turn's `epoch`); a caller's peek always
 //! has a read timeout, a reader-thread peek never does (`caller_timeout_set`, changed only
@@ -29,6 +32,7 @@
 use std::io::{ErrorKind, Write};
 use std::net::{Shutdown, TcpStream};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -37,6 +41,7 @@ use parking_lot::{Condvar, Mutex};
 use tungstenite::Message;
 use tungstenite::error::ProtocolError;
 
+use super::backlog::Backlog;
 use super::route::CallRoute;
 use super::{Input, TransportEvent};
 use crate::codec::{Codec, Frame, FrameKind};
@@ -91,6 +96,9 @@ pub(crate) struct Connection {
     tcp: TcpStream,
     codec: Codec,
     to_core: Sender<Input>,
+    backlog: Arc<Backlog>,
+    /// Set by `close`: a reader waiting for room in the backlog gives up.
+    closing: AtomicBool,
     turn: Mutex<Turn>,
     turn_left: Condvar,
 }
@@ -119,6 +127,7 @@ impl Connection {
     /// Closes the connection: a close frame if the socket is free right now, then a shutdown,
     /// which also wakes whoever waits in a peek.
     pub(crate) fn close(&self) {
+        self.closing.store(true, Ordering::Release);
         if let Some(mut state) = self.state.try_lock_for(CLOSE_LOCK_WAIT) {
             if self.tcp.set_nonblocking(true).is_ok() {
                 let _ = state.socket.close(None);
@@ -135,7 +144,7 @@ impl Connection {
     pub(crate) fn read_for_caller(&self, route: &CallRoute, deadline: Instant, answered: impl Fn() -> bool) {
         {
             let mut turn = self.turn.lock();
-            if turn.caller_reading || turn.thread_draining || turn.ended.is_some() {
+            if turn.caller_reading || turn.thread_draining || turn.ended.is_some() || self.backlog.is_full() {
                 return;
             }
             if !turn.caller_timeout_set {
@@ -149,7 +158,7 @@ impl Connection {
         }
         let mut ended = None;
         let mut scratch = [0u8; CALLER_PEEK];
-        while !answered() && Instant::now() < deadline {
+        while !answered() && Instant::now() < deadline && !self.backlog.is_full() {
             let arrived = match self.tcp.peek(&mut scratch) {
                 Ok(0) => usize::MAX,
                 Ok(bytes) => bytes,
@@ -200,6 +209,7 @@ impl Connection {
                     return end;
                 }
             }
+            self.backlog.wait_for_room(|| self.closing.load(Ordering::Acquire));
             epoch = match self.wait_for_turn() {
                 Ok(epoch) => epoch,
                 Err(end) => return end,
@@ -271,13 +281,14 @@ impl Connection {
             if let Err(err) = self.codec.decode(&frame, &mut replies) {
                 return Some(TransportEvent::ProtocolError(err.to_string()));
             }
-            self.deliver(replies, route);
+            self.deliver(replies, frame.data.len(), route);
         }
         end
     }
 
-    /// Answers direct callers, forwards the rest to the core.
-    fn deliver(&self, mut replies: Vec<Reply>, route: &CallRoute) {
+    /// Answers direct callers, forwards the rest to the core (counting the frame's `bytes` in
+    /// the backlog until the core has handled them).
+    fn deliver(&self, mut replies: Vec<Reply>, bytes: usize, route: &CallRoute) {
         replies.retain_mut(|reply| {
             if reply.id == 0 {
                 return true;
@@ -291,7 +302,8 @@ impl Connection {
             }
         });
         if !replies.is_empty() {
-            self.report(TransportEvent::Frame(replies));
+            self.backlog.add(bytes);
+            self.report(TransportEvent::Frame(replies, bytes));
         }
     }
 
@@ -307,6 +319,7 @@ pub(crate) fn run(
     codec: Codec,
     control: &DialControl,
     route: &CallRoute,
+    backlog: Arc<Backlog>,
     to_core: &Sender<Input>,
 ) {
     let report = |event: TransportEvent| {
@@ -325,6 +338,8 @@ pub(crate) fn run(
                 tcp: dialed.tcp,
                 codec,
                 to_core: to_core.clone(),
+                backlog,
+                closing: AtomicBool::new(false),
                 turn: Mutex::new(Turn::default()),
                 turn_left: Condvar::new(),
             });

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
+use super::backlog::Backlog;
 use super::executor::Lanes;
 use super::route::CallRoute;
 use super::token::{TokenRequest, TokenWorker};
@@ -38,6 +39,7 @@ pub(super) struct CoreLoopParts {
     pub(super) transport: Arc<TransportConfig>,
     pub(super) codec: Codec,
     pub(super) lanes: Lanes,
+    pub(super) backlog: Arc<Backlog>,
     pub(super) token_getter: Option<Arc<dyn TokenGetter>>,
     pub(super) shutdown_bound: Duration,
 }
@@ -51,6 +53,10 @@ pub(super) struct CoreLoop {
     transport: Arc<TransportConfig>,
     codec: Codec,
     lanes: Lanes,
+    backlog: Arc<Backlog>,
+    /// Bytes of the frames handled this round: they leave the backlog once their events are
+    /// queued on the lanes (and count there instead).
+    handled_frame_bytes: usize,
     token_getter: Option<Arc<dyn TokenGetter>>,
     token_worker: Option<TokenWorker>,
     connections: HashMap<u64, ConnectionEntry>,
@@ -76,6 +82,8 @@ impl CoreLoop {
             transport: parts.transport,
             codec: parts.codec,
             lanes: parts.lanes,
+            backlog: parts.backlog,
+            handled_frame_bytes: 0,
             token_getter: parts.token_getter,
             token_worker: None,
             connections: HashMap::new(),
@@ -109,6 +117,7 @@ impl CoreLoop {
                 self.core.tick(now);
             }
             self.apply_effects();
+            self.backlog.remove(std::mem::take(&mut self.handled_frame_bytes));
         }
         self.shut_down();
     }
@@ -155,7 +164,10 @@ impl CoreLoop {
                 self.core.opened(generation, now);
             }
             TransportEvent::DialFailed(error) => self.core.dial_failed(generation, error, now),
-            TransportEvent::Frame(replies) => self.core.frame(generation, replies, now),
+            TransportEvent::Frame(replies, bytes) => {
+                self.handled_frame_bytes += bytes;
+                self.core.frame(generation, replies, now)
+            }
             TransportEvent::ProtocolError(what) => self.core.protocol_error(generation, what),
             TransportEvent::Closed { close, error } => {
                 log::debug!("connection {generation}: ended (close frame {close:?})");
@@ -276,8 +288,9 @@ impl CoreLoop {
         let thread_control = Arc::clone(&control);
         let to_core = self.to_self.clone();
         let route = Arc::clone(&self.route);
+        let backlog = Arc::clone(&self.backlog);
         let spawned = super::spawn(format!("centrifuge-conn-{generation}"), move || {
-            connection::run(generation, &transport, codec, &thread_control, &route, &to_core);
+            connection::run(generation, &transport, codec, &thread_control, &route, backlog, &to_core);
         });
         match spawned {
             Ok(thread) => {

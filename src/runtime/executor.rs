@@ -2,18 +2,21 @@
 //!
 //! Lane 0 owns the client listener, so client events run there in the order the core emitted
 //! them; each subscription's listener lives on lane `id % lanes`, so its events run in order
-//! too, while different subscriptions may run side by side. Each callback runs under `catch_unwind`: a panic is reported to `on_error` as
-//! [`Error::CallbackPanicked`] and the lane goes on with the next event.
+//! too, while different subscriptions may run side by side. Each callback runs under
+//! `catch_unwind`: a panic is reported to `on_error` as [`Error::CallbackPanicked`] and the lane
+//! goes on with the next event. Queued events count in the client's [`Backlog`] until their
+//! callback has returned.
 
 use std::any::Any;
 use std::cell::Cell;
+use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender};
 
-use std::collections::HashMap;
-
+use super::backlog::Backlog;
 use crate::core::SubId;
 use crate::error::Error;
 use crate::events::{ClientEvent, ErrorEvent, SubscriptionEvent};
@@ -30,9 +33,10 @@ pub(crate) fn on_lane_thread() -> bool {
 
 /// Work for a lane.
 pub(crate) enum LaneJob {
-    Client(ClientEvent),
+    /// An event and what it counts for in the backlog.
+    Client(ClientEvent, usize),
     Register(SubId, Box<dyn SubscriptionListener>),
-    Subscription(SubId, SubscriptionEvent),
+    Subscription(SubId, SubscriptionEvent, usize),
     Unregister(SubId),
     /// Run everything queued before, then exit.
     Stop,
@@ -41,13 +45,16 @@ pub(crate) enum LaneJob {
 /// The senders into every lane.
 pub(crate) struct Lanes {
     senders: Vec<Sender<LaneJob>>,
+    backlog: Arc<Backlog>,
 }
 
 impl Lanes {
     /// Queues a client event on lane 0.
     pub(crate) fn client_event(&self, event: ClientEvent) {
+        let bytes = event.backlog_bytes();
+        self.backlog.add(bytes);
         // A lane only goes away after Stop, which is sent last.
-        let _ = self.senders[0].send(LaneJob::Client(event));
+        let _ = self.senders[0].send(LaneJob::Client(event, bytes));
     }
 
     /// The lane of subscription `id`: always the same one, so its events stay in order.
@@ -62,7 +69,9 @@ impl Lanes {
 
     /// Queues a subscription event on the subscription's lane.
     pub(crate) fn subscription_event(&self, id: SubId, event: SubscriptionEvent) {
-        let _ = self.lane_of(id).send(LaneJob::Subscription(id, event));
+        let bytes = event.backlog_bytes();
+        self.backlog.add(bytes);
+        let _ = self.lane_of(id).send(LaneJob::Subscription(id, event, bytes));
     }
 
     /// Drops a subscription's listener after the events queued before.
@@ -82,6 +91,7 @@ impl Lanes {
 pub(crate) fn spawn(
     count: usize,
     listener: Box<dyn ClientListener>,
+    backlog: &Arc<Backlog>,
 ) -> Result<(Lanes, Vec<JoinHandle<()>>), Error> {
     let mut senders = Vec::with_capacity(count);
     let mut threads = Vec::with_capacity(count);
@@ -89,29 +99,36 @@ pub(crate) fn spawn(
     for index in 0..count {
         let (sender, receiver) = crossbeam_channel::unbounded();
         let lane_listener = listener.take();
-        threads.push(super::spawn(format!("centrifuge-exec-{index}"), move || run(receiver, lane_listener))?);
+        let lane_backlog = Arc::clone(backlog);
+        threads.push(super::spawn(format!("centrifuge-exec-{index}"), move || {
+            run(receiver, lane_listener, &lane_backlog)
+        })?);
         senders.push(sender);
     }
-    Ok((Lanes { senders }, threads))
+    Ok((Lanes { senders, backlog: Arc::clone(backlog) }, threads))
 }
 
-fn run(jobs: Receiver<LaneJob>, mut listener: Option<Box<dyn ClientListener>>) {
+fn run(jobs: Receiver<LaneJob>, mut listener: Option<Box<dyn ClientListener>>, backlog: &Backlog) {
     ON_LANE.with(|flag| flag.set(true));
     let mut subscriptions: HashMap<SubId, Box<dyn SubscriptionListener>> = HashMap::new();
     for job in jobs.iter() {
         match job {
-            LaneJob::Client(event) => {
+            LaneJob::Client(event, bytes) => {
                 if let Some(listener) = listener.as_deref_mut() {
                     call_client(listener, &event);
                 }
+                drop(event);
+                backlog.remove(bytes);
             }
             LaneJob::Register(id, listener) => {
                 subscriptions.insert(id, listener);
             }
-            LaneJob::Subscription(id, event) => {
+            LaneJob::Subscription(id, event, bytes) => {
                 if let Some(listener) = subscriptions.get_mut(&id) {
                     call_subscription(listener.as_mut(), &event);
                 }
+                drop(event);
+                backlog.remove(bytes);
             }
             LaneJob::Unregister(id) => {
                 subscriptions.remove(&id);

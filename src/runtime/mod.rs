@@ -9,6 +9,8 @@
 //! - **executor lanes** (`centrifuge-exec-<n>`): run listener callbacks in order.
 //! - **token** (`centrifuge-token`, only with a token getter): calls the getter, which may block.
 //!
+//! Received data waiting for listeners is bounded: see [`backlog`].
+//!
 //! Shutdown. [`Runtime::close`] sends `Close`; the core thread answers every call, emits the
 //! last events, closes connections, tells the lanes to stop after the events queued so far,
 //! waits for its connection and token threads (bounded: a thread stuck in the operating
@@ -18,6 +20,7 @@
 //! only starts the shutdown: it cannot join the lane it runs on; the threads end as soon as the
 //! callback returns. Dropping the last `Client` sends `Close` without waiting for anything.
 
+mod backlog;
 mod connection;
 mod core_loop;
 mod executor;
@@ -40,6 +43,7 @@ use crate::protocol::Reply;
 use crate::token::{TokenError, TokenGetter};
 use crate::transport::TransportConfig;
 use crate::types::ClientState;
+use backlog::Backlog;
 pub(crate) use connection::Connection;
 pub(crate) use executor::on_lane_thread;
 use route::CallRoute;
@@ -85,7 +89,8 @@ pub(crate) struct NewSubscription {
 pub(crate) enum TransportEvent {
     Opened(Arc<Connection>),
     DialFailed(TransportError),
-    Frame(Vec<Reply>),
+    /// Replies and pushes of one read, and the bytes they count for in the backlog.
+    Frame(Vec<Reply>, usize),
     ProtocolError(String),
     Closed {
         close: Option<(u16, String)>,
@@ -132,6 +137,7 @@ pub(crate) struct Handles {
     route: Arc<CallRoute>,
     ids: Arc<CommandIds>,
     codec: Codec,
+    backlog: Arc<Backlog>,
 }
 
 /// What the runtime needs to start.
@@ -143,6 +149,8 @@ pub(crate) struct Parts {
     pub(crate) ids: Arc<CommandIds>,
     pub(crate) lanes: usize,
     pub(crate) shutdown_bound: Duration,
+    /// See [`backlog`].
+    pub(crate) event_queue_limit: usize,
 }
 
 impl Runtime {
@@ -150,7 +158,8 @@ impl Runtime {
     pub(crate) fn start(parts: Parts) -> Result<Runtime, Error> {
         let (inputs, receiver) = crossbeam_channel::unbounded();
         let shared = Arc::new(Shared { state: AtomicU8::new(ClientState::Disconnected.to_u8()) });
-        let (lanes, lane_threads) = executor::spawn(parts.lanes, parts.listener)?;
+        let backlog = Arc::new(Backlog::new(parts.event_queue_limit));
+        let (lanes, lane_threads) = executor::spawn(parts.lanes, parts.listener, &backlog)?;
         let codec = Codec::new(parts.transport.protocol(), parts.transport.max_message_size());
         let route = Arc::new(CallRoute::default());
         let core_loop = core_loop::CoreLoop::new(core_loop::CoreLoopParts {
@@ -162,12 +171,13 @@ impl Runtime {
             transport: Arc::new(parts.transport),
             codec,
             lanes,
+            backlog: Arc::clone(&backlog),
             token_getter: parts.token_getter,
             shutdown_bound: parts.shutdown_bound,
         });
         let core = spawn("centrifuge-core".into(), move || core_loop.run())?;
         Ok(Runtime {
-            handles: Arc::new(Handles { inputs, shared, route, ids: parts.ids, codec }),
+            handles: Arc::new(Handles { inputs, shared, route, ids: parts.ids, codec, backlog }),
             threads: Mutex::new(Some(Threads { core, lanes: lane_threads })),
         })
     }
@@ -204,6 +214,7 @@ impl Handles {
     /// Makes a call and waits for its answer, at most `timeout`: directly on the connection
     /// when it is up (see [`route`]), through the core otherwise.
     pub(crate) fn call(&self, request: Request, timeout: Duration) -> Result<Reply, Error> {
+        let _lifted = self.lift_backlog_limit_for_callbacks();
         // No early state check here: the core decides, after the inputs sent before this call
         // (a `connect()` just made must count).
         let deadline = Instant::now() + timeout;
@@ -244,6 +255,7 @@ impl Handles {
 
     /// Waits until the client is connected, at most until `deadline`.
     pub(crate) fn ready(&self, deadline: Instant) -> Result<(), Error> {
+        let _lifted = self.lift_backlog_limit_for_callbacks();
         let (slot, answer) = crossbeam_channel::bounded(1);
         self.send(Input::Ready { slot, deadline })?;
         match answer.recv_deadline(deadline + CALLER_GRACE) {
@@ -274,6 +286,7 @@ impl Handles {
     /// A call on a subscription's channel made while it is subscribing: the core sends it
     /// once subscribed, or fails it.
     pub(crate) fn sub_call(&self, sub: SubId, request: Request, timeout: Duration) -> Result<Reply, Error> {
+        let _lifted = self.lift_backlog_limit_for_callbacks();
         let (slot, answer) = crossbeam_channel::bounded(1);
         self.send(Input::SubCall { sub, request, slot })?;
         match answer.recv_timeout(timeout + CALLER_GRACE) {
@@ -281,6 +294,12 @@ impl Handles {
             Err(crossbeam_channel::RecvTimeoutError::Timeout) => Err(Error::Timeout),
             Err(crossbeam_channel::RecvTimeoutError::Disconnected) => Err(Error::Closed),
         }
+    }
+
+    /// A callback that waits for the server must not wait behind the data its own lane has yet
+    /// to handle (see [`backlog`]).
+    fn lift_backlog_limit_for_callbacks(&self) -> Option<backlog::CallbackWaiting<'_>> {
+        on_lane_thread().then(|| self.backlog.callback_waits())
     }
 
     /// Hands `input` to the core thread; fails once the client is closed.

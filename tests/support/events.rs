@@ -78,6 +78,11 @@ impl Events {
         })
     }
 
+    /// Everything queued right now.
+    pub fn drain(&self) -> Vec<ClientEvent> {
+        self.receiver.try_iter().collect()
+    }
+
     /// Everything that arrives within `window` (for checking that something did not happen).
     pub fn within(&self, window: Duration) -> Vec<ClientEvent> {
         let deadline = Instant::now() + window;
@@ -168,6 +173,11 @@ impl SubEvents {
             SubscriptionEvent::Error(event) => Some(event.error().clone()),
             _ => None,
         })
+    }
+
+    /// Everything queued right now.
+    pub fn drain(&self) -> Vec<SubscriptionEvent> {
+        self.receiver.try_iter().collect()
     }
 
     /// Everything that arrives within `window`.

@@ -1,0 +1,166 @@
+//! The bound on received data that listeners have not handled yet.
+//!
+//! Listeners run on the lanes at their own pace; a slow one would otherwise let the lane's
+//! queue grow with every publication the server sends. So everything received is counted here
+//! until it is handled: a frame from when its connection hands it to the core until the core
+//! has turned it into events, an event until its callback has returned. While the count is over
+//! [`ClientConfig::event_queue_limit`](crate::ClientConfig::event_queue_limit), the connection
+//! stops reading: the socket's receive buffer fills, TCP flow control holds the server back,
+//! and the server's own per-connection queue grows until it gives up on the client (Centrifugo
+//! closes it with 3008 "slow", or its write times out). The client then reconnects and its
+//! recoverable subscriptions recover what they missed. Memory on our side stays at the limit
+//! plus what one read brings in (at most one message of `max_message_size`).
+//!
+//! One exception keeps callbacks from deadlocking: while a callback waits for an SDK call, its
+//! lane cannot catch up and the reply sits behind the data it would have to handle first, so
+//! the limit is lifted until that call returns (the backlog may grow by what arrives meanwhile,
+//! at most for the call's timeout).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use parking_lot::{Condvar, Mutex};
+
+/// How often a reader waiting for the backlog to shrink checks whether its connection closed.
+const WAIT_CHECK: Duration = Duration::from_millis(50);
+
+/// Bytes received but not handled yet, shared by connections, the core and the lanes.
+#[derive(Debug)]
+pub(crate) struct Backlog {
+    queued: AtomicUsize,
+    limit: usize,
+    /// Callbacks waiting for an SDK call right now.
+    waiting_callbacks: AtomicUsize,
+    lock: Mutex<()>,
+    shrunk: Condvar,
+}
+
+impl Backlog {
+    pub(crate) fn new(limit: usize) -> Backlog {
+        Backlog {
+            queued: AtomicUsize::new(0),
+            limit,
+            waiting_callbacks: AtomicUsize::new(0),
+            lock: Mutex::new(()),
+            shrunk: Condvar::new(),
+        }
+    }
+
+    /// Counts `bytes` more received data.
+    pub(crate) fn add(&self, bytes: usize) {
+        self.queued.fetch_add(bytes, Ordering::AcqRel);
+    }
+
+    /// `bytes` of received data have been handled.
+    pub(crate) fn remove(&self, bytes: usize) {
+        let before = self.queued.fetch_sub(bytes, Ordering::AcqRel);
+        if before > self.limit && before - bytes <= self.limit {
+            self.wake_readers();
+        }
+    }
+
+    /// Whether connections should stop reading.
+    pub(crate) fn is_full(&self) -> bool {
+        self.queued.load(Ordering::Acquire) > self.limit
+            && self.waiting_callbacks.load(Ordering::Acquire) == 0
+    }
+
+    /// Blocks while the backlog is full, until `stop` says the caller has no reason to read any
+    /// more (its connection is closing).
+    pub(crate) fn wait_for_room(&self, stop: impl Fn() -> bool) {
+        if !self.is_full() {
+            return;
+        }
+        log::debug!("listeners are behind by more than {} bytes: reading paused", self.limit);
+        let mut guard = self.lock.lock();
+        while self.is_full() && !stop() {
+            self.shrunk.wait_for(&mut guard, WAIT_CHECK);
+        }
+        log::debug!("reading resumed");
+    }
+
+    /// Lifts the limit while the returned guard lives: a callback waits for an SDK call.
+    pub(crate) fn callback_waits(&self) -> CallbackWaiting<'_> {
+        self.waiting_callbacks.fetch_add(1, Ordering::AcqRel);
+        self.wake_readers();
+        CallbackWaiting { backlog: self }
+    }
+
+    fn wake_readers(&self) {
+        let _guard = self.lock.lock();
+        self.shrunk.notify_all();
+    }
+}
+
+/// See [`Backlog::callback_waits`].
+pub(crate) struct CallbackWaiting<'a> {
+    backlog: &'a Backlog,
+}
+
+impl Drop for CallbackWaiting<'_> {
+    fn drop(&mut self) {
+        self.backlog.waiting_callbacks.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+    use std::time::Instant;
+
+    use super::*;
+
+    #[test]
+    fn full_only_above_the_limit() {
+        let backlog = Backlog::new(100);
+        backlog.add(100);
+        assert!(!backlog.is_full());
+        backlog.add(1);
+        assert!(backlog.is_full());
+        backlog.remove(1);
+        assert!(!backlog.is_full());
+    }
+
+    #[test]
+    fn a_waiting_callback_lifts_the_limit_until_its_call_returns() {
+        let backlog = Backlog::new(10);
+        backlog.add(50);
+        let waiting = backlog.callback_waits();
+        assert!(!backlog.is_full());
+        drop(waiting);
+        assert!(backlog.is_full());
+    }
+
+    #[test]
+    fn a_reader_resumes_when_listeners_catch_up() {
+        let backlog = Arc::new(Backlog::new(10));
+        backlog.add(50);
+        let (resumed, resumed_at) = crossbeam_channel::bounded(1);
+        let reader = {
+            let backlog = Arc::clone(&backlog);
+            std::thread::spawn(move || {
+                backlog.wait_for_room(|| false);
+                resumed.send(()).unwrap();
+            })
+        };
+        assert!(resumed_at.recv_timeout(Duration::from_millis(100)).is_err(), "still full");
+        backlog.remove(45);
+        resumed_at.recv_timeout(Duration::from_secs(5)).expect("resumed once under the limit");
+        reader.join().unwrap();
+    }
+
+    #[test]
+    fn a_reader_stops_waiting_when_its_connection_closes() {
+        let backlog = Backlog::new(0);
+        backlog.add(1);
+        let closing = AtomicBool::new(false);
+        let started = Instant::now();
+        std::thread::scope(|scope| {
+            scope.spawn(|| backlog.wait_for_room(|| closing.load(Ordering::Acquire)));
+            closing.store(true, Ordering::Release);
+        });
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert!(backlog.is_full(), "nothing was handled");
+    }
+}
