@@ -24,7 +24,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use centrifuge_blocking::{
-    Client, ClientConfig, ClientEvent, Protocol, SubscriptionConfig, SubscriptionEvent, SubscriptionState,
+    Client, ClientConfig, ClientEvent, Error, Protocol, SubscriptionConfig, SubscriptionEvent,
+    SubscriptionState, codes,
 };
 use centrifuge_test_harness::{Centrifugo, Claims, HMAC_SECRET};
 use rand::rngs::StdRng;
@@ -110,9 +111,23 @@ fn run(seed: u64, server: &Centrifugo) -> Result<usize, String> {
     let churn = {
         let (client, stop) = (client.clone(), Arc::clone(&stop));
         let channel = format!("chaos-churn-{seed}");
+        let violations = Arc::clone(&violations);
+        // Subscribing and unsubscribing in a loop, across faults, must never leave the server
+        // thinking the channel is still subscribed (105 "already subscribed") or make it refuse.
+        let churn_listener = move |event: SubscriptionEvent| {
+            let wrong = match &event {
+                SubscriptionEvent::Unsubscribed(unsubscribed) => {
+                    ![codes::UNSUBSCRIBE_CALLED, codes::CLIENT_CLOSED].contains(&unsubscribed.code())
+                }
+                SubscriptionEvent::Error(error) => matches!(error.error(), Error::Server(_)),
+                _ => false,
+            };
+            if wrong {
+                violations.lock().unwrap().push(format!("the churned subscription got {event:?}"));
+            }
+        };
         std::thread::spawn(move || {
-            let Ok(sub) =
-                client.new_subscription(&channel, SubscriptionConfig::default(), |_: SubscriptionEvent| {})
+            let Ok(sub) = client.new_subscription(&channel, SubscriptionConfig::default(), churn_listener)
             else {
                 return;
             };

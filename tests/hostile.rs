@@ -18,8 +18,6 @@
 mod support;
 
 use std::net::TcpListener;
-use std::sync::Once;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -32,30 +30,10 @@ use centrifuge_blocking::{
 };
 use support::events::{Events, SubEvents, client, subscription};
 use support::fake_server::{FakeConnection, FakeServer, connect_result};
+use support::panics;
 use tungstenite::Message;
 use tungstenite::protocol::frame::Frame as WsFrame;
 use tungstenite::protocol::frame::coding::{Data, OpCode};
-
-static PANICS: AtomicUsize = AtomicUsize::new(0);
-
-/// Counts panics in the client's threads (named `centrifuge-…`); test threads and the fake
-/// server's report their own failures.
-fn watch_panics() {
-    static INSTALL: Once = Once::new();
-    INSTALL.call_once(|| {
-        let previous = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            if std::thread::current().name().is_some_and(|name| name.starts_with("centrifuge-")) {
-                PANICS.fetch_add(1, Ordering::SeqCst);
-            }
-            previous(info);
-        }));
-    });
-}
-
-fn no_panics() {
-    assert_eq!(PANICS.load(Ordering::SeqCst), 0, "a client thread panicked");
-}
 
 fn config(protocol: Protocol) -> ClientConfig {
     ClientConfig::default()
@@ -83,7 +61,7 @@ fn server(
 }
 
 fn connect(server: &FakeServer, protocol: Protocol) -> (Client, Events) {
-    watch_panics();
+    panics::watch();
     let (client, events) = client(&server.url(), config(protocol));
     client.connect().unwrap();
     assert_eq!(events.connected(), "c0");
@@ -101,7 +79,7 @@ fn expect_bad_protocol(
     assert_eq!(events.disconnected(), (codes::BAD_PROTOCOL, "bad protocol".into()));
     assert_eq!(client.state(), ClientState::Disconnected);
     client.close();
-    no_panics();
+    panics::assert_none();
 }
 
 fn text(data: &'static [u8]) -> Message {
@@ -169,7 +147,7 @@ fn a_frame_over_the_size_limit() {
 
 #[test]
 fn a_reply_of_the_wrong_kind_to_connect() {
-    watch_panics();
+    panics::watch();
     let server = FakeServer::start(Protocol::Json, |_, mut connection| {
         let connect = connection.read_commands().remove(0);
         connection.reply(&[Reply { id: connect.id, rpc: Some(RpcResult::default()), ..Default::default() }]);
@@ -180,7 +158,7 @@ fn a_reply_of_the_wrong_kind_to_connect() {
     assert!(matches!(events.error(), Error::Protocol(_)));
     assert_eq!(events.disconnected().0, codes::BAD_PROTOCOL);
     client.close();
-    no_panics();
+    panics::assert_none();
 }
 
 /// Answers the first subscribe with `answer(id)` and everything else as usual.
@@ -238,7 +216,7 @@ fn publication(offset: u64, epoch: &str, data: &'static [u8], delta: bool) -> Re
 }
 
 fn subscribed(protocol: Protocol, server: &FakeServer, config: SubscriptionConfig) -> (Client, SubEvents) {
-    watch_panics();
+    panics::watch();
     let (client, events) = client(&server.url(), self::config(protocol));
     client.connect().unwrap();
     events.connected();
@@ -253,7 +231,7 @@ fn a_reply_of_the_wrong_kind_to_subscribe() {
     let server = subscribe_server(Protocol::Json, |command| {
         vec![Reply { id: command.id, rpc: Some(RpcResult::default()), ..Default::default() }]
     });
-    watch_panics();
+    panics::watch();
     let (client, events) = client(&server.url(), config(Protocol::Json));
     client.connect().unwrap();
     events.connected();
@@ -262,7 +240,7 @@ fn a_reply_of_the_wrong_kind_to_subscribe() {
     assert!(matches!(events.error(), Error::Protocol(_)));
     assert_eq!(events.disconnected().0, codes::BAD_PROTOCOL);
     client.close();
-    no_panics();
+    panics::assert_none();
 }
 
 #[test]
@@ -281,12 +259,12 @@ fn replies_with_unknown_ids_are_ignored() {
         events.within(Duration::from_millis(200)).iter().all(|e| !matches!(e, ClientEvent::Disconnected(_)))
     );
     client.close();
-    no_panics();
+    panics::assert_none();
 }
 
 #[test]
 fn a_duplicate_reply_answers_the_call_once() {
-    watch_panics();
+    panics::watch();
     let server = FakeServer::start(Protocol::Protobuf, |_, mut connection| {
         connection.accept_connect(connect_result("c0", 0));
         let rpc = connection.read_commands().remove(0);
@@ -307,12 +285,12 @@ fn a_duplicate_reply_answers_the_call_once() {
     assert_eq!(client.rpc("m", vec![]).unwrap(), b"first");
     assert_eq!(client.rpc("echo", vec![7]).unwrap(), vec![7], "the stray second reply answered nothing");
     client.close();
-    no_panics();
+    panics::assert_none();
 }
 
 #[test]
 fn a_reply_of_the_wrong_kind_to_a_call_fails_that_call() {
-    watch_panics();
+    panics::watch();
     let server = FakeServer::start(Protocol::Json, |_, mut connection| {
         connection.accept_connect(connect_result("c0", 0));
         let rpc = connection.read_commands().remove(0);
@@ -327,7 +305,7 @@ fn a_reply_of_the_wrong_kind_to_a_call_fails_that_call() {
     assert!(matches!(client.rpc("m", "{}"), Err(Error::Protocol(_))));
     assert_eq!(client.state(), ClientState::Connected);
     client.close();
-    no_panics();
+    panics::assert_none();
 }
 
 #[test]
@@ -347,7 +325,7 @@ fn pushes_for_unknown_channels_are_ignored() {
     let seen = events.within(Duration::from_millis(200));
     assert!(seen.is_empty(), "nothing is delivered: {seen:?}");
     client.close();
-    no_panics();
+    panics::assert_none();
 }
 
 #[test]
@@ -365,7 +343,7 @@ fn an_offset_going_backwards_is_dropped() {
     assert!(matches!(events.error(), Error::Protocol(why) if why.contains("does not follow")));
     assert_eq!(events.publication().data(), b"12", "the stream goes on; 9 was not delivered");
     client.close();
-    no_panics();
+    panics::assert_none();
 }
 
 fn expect_restart(
@@ -383,7 +361,7 @@ fn expect_restart(
         "nothing wrong delivered: {seen:?}"
     );
     client.close();
-    no_panics();
+    panics::assert_none();
 }
 
 #[test]
@@ -469,12 +447,12 @@ fn an_endless_stream_of_pings_is_answered_and_memory_stays_flat() {
     let grown = rss_kib().saturating_sub(before);
     assert!(grown < 64 * 1024, "RSS grew by {grown} KiB");
     client.close();
-    no_panics();
+    panics::assert_none();
 }
 
 #[test]
 fn a_server_that_never_completes_the_handshake_is_a_transport_error() {
-    watch_panics();
+    panics::watch();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("ws://{}/connection/websocket", listener.local_addr().unwrap());
     // Accepts and reads, never answers.
@@ -488,12 +466,12 @@ fn a_server_that_never_completes_the_handshake_is_a_transport_error() {
     assert_eq!(client.state(), ClientState::Connecting, "it keeps trying");
     client.close();
     drop(accepted.join());
-    no_panics();
+    panics::assert_none();
 }
 
 #[test]
 fn a_server_that_answers_garbage_instead_of_http_is_a_transport_error() {
-    watch_panics();
+    panics::watch();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("ws://{}/connection/websocket", listener.local_addr().unwrap());
     std::thread::spawn(move || {
@@ -507,7 +485,7 @@ fn a_server_that_answers_garbage_instead_of_http_is_a_transport_error() {
     assert!(matches!(events.error(), Error::Transport(_)));
     assert_eq!(client.state(), ClientState::Connecting);
     client.close();
-    no_panics();
+    panics::assert_none();
 }
 
 fn expect_close(code: u16, reason: &'static str, expected_state: ClientState, expected: (u32, String)) {
@@ -520,7 +498,7 @@ fn expect_close(code: u16, reason: &'static str, expected_state: ClientState, ex
         assert_eq!(events.connected(), "c1", "reconnects after {code}");
     }
     client.close();
-    no_panics();
+    panics::assert_none();
 }
 
 #[test]
@@ -553,12 +531,12 @@ fn a_close_frame_without_a_code_reconnects() {
     assert_eq!(events.connecting(), (codes::TRANSPORT_CLOSED, "transport closed".into()));
     assert_eq!(events.connected(), "c1");
     client.close();
-    no_panics();
+    panics::assert_none();
 }
 
 #[test]
 fn a_dropped_tcp_connection_reconnects() {
-    watch_panics();
+    panics::watch();
     let server = FakeServer::start(Protocol::Protobuf, |index, mut connection| {
         connection.accept_connect(connect_result(&format!("c{index}"), 0));
         if index == 0 {
@@ -571,7 +549,7 @@ fn a_dropped_tcp_connection_reconnects() {
     assert_eq!(events.connecting().0, codes::TRANSPORT_CLOSED);
     assert_eq!(events.connected(), "c1");
     client.close();
-    no_panics();
+    panics::assert_none();
 }
 
 #[test]
@@ -590,7 +568,7 @@ fn a_disconnect_push_follows_the_reconnect_rule() {
     let (client, events) = connect(&server, Protocol::Json);
     assert_eq!(events.disconnected(), (3501, "bad request".into()));
     client.close();
-    no_panics();
+    panics::assert_none();
 }
 
 #[test]
@@ -603,7 +581,7 @@ fn subscribe_error_105_unsubscribes_with_it() {
         };
         vec![Reply { id: command.id, error: Some(error), ..Default::default() }]
     });
-    watch_panics();
+    panics::watch();
     let (client, events) = client(&server.url(), config(Protocol::Json));
     client.connect().unwrap();
     events.connected();
@@ -612,7 +590,7 @@ fn subscribe_error_105_unsubscribes_with_it() {
     assert_eq!(sub_events.unsubscribed(), (105, "already subscribed".into()));
     assert_eq!(client.state(), ClientState::Connected);
     client.close();
-    no_panics();
+    panics::assert_none();
 }
 
 #[test]
@@ -622,7 +600,7 @@ fn an_empty_binary_frame_is_no_message() {
     assert!(client.rpc("echo", vec![3]).is_ok());
     assert!(events.within(Duration::from_millis(200)).is_empty());
     client.close();
-    no_panics();
+    panics::assert_none();
 }
 
 #[test]
@@ -637,7 +615,7 @@ fn a_publication_before_the_subscribe_reply_is_ignored() {
     let (client, events) = subscribed(Protocol::Json, &server, SubscriptionConfig::default());
     assert_eq!(events.publication().data(), b"11");
     client.close();
-    no_panics();
+    panics::assert_none();
 }
 
 fn rss_kib() -> u64 {

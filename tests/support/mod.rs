@@ -19,5 +19,6 @@ macro_rules! in_both_protocols {
 pub mod events;
 pub mod fake_server;
 pub mod fault_proxy;
+pub mod panics;
 pub mod proxy;
 pub mod raw;
