@@ -35,6 +35,8 @@ in_both_protocols!(
     a_call_in_flight_fails_once_when_the_server_disconnects,
     close_returns_promptly_while_reconnecting,
     a_call_made_right_after_connect_waits_for_the_connection,
+    an_expired_static_token_without_a_getter_stops_as_unauthorized,
+    a_wrong_websocket_path_reports_the_http_status,
 );
 
 fn config(protocol: Protocol) -> ClientConfig {
@@ -370,5 +372,42 @@ fn a_call_made_right_after_connect_waits_for_the_connection(protocol: Protocol) 
     client.connect().unwrap();
     // No wait in between: the call must see the connect() made just before it.
     assert!(client.rpc("ping", Vec::new()).is_ok());
+    client.close();
+}
+
+fn an_expired_static_token_without_a_getter_stops_as_unauthorized(protocol: Protocol) {
+    let server = Centrifugo::shared();
+    let expired = Claims::connection("expired-static").expired().sign(HMAC_SECRET);
+    let (client, events) = client(&server.ws_url(), config(protocol).token(expired));
+    client.connect().unwrap();
+    match events.error() {
+        Error::Server(error) => assert_eq!((error.code, error.message.as_str()), (109, "token expired")),
+        other => panic!("expected error 109, got {other:?}"),
+    }
+    // Nothing can make a fresh token: the client says why and stops.
+    assert!(matches!(events.error(), Error::InvalidConfig(_)));
+    assert_eq!(events.disconnected(), (codes::UNAUTHORIZED, "unauthorized".into()));
+    assert_eq!(client.state(), ClientState::Disconnected);
+    let later = events.within(Duration::from_millis(1000));
+    assert!(
+        !later.iter().any(|event| matches!(event, ClientEvent::Connecting(_) | ClientEvent::Error(_))),
+        "no reconnect loop: {later:?}"
+    );
+    client.close();
+}
+
+fn a_wrong_websocket_path_reports_the_http_status(protocol: Protocol) {
+    let server = Centrifugo::shared();
+    let url = format!("ws://127.0.0.1:{}/connection/nope", server.port());
+    let (client, events) = client(&url, config(protocol).max_reconnect_delay(Duration::from_millis(300)));
+    client.connect().unwrap();
+    match events.error() {
+        Error::Transport(error) => {
+            assert!(error.to_string().contains("404"), "the status is in the text: {error}")
+        }
+        other => panic!("expected a transport error, got {other:?}"),
+    }
+    assert_eq!(client.state(), ClientState::Connecting, "a refused handshake is retried");
+    assert!(matches!(events.error(), Error::Transport(_)), "the retry is refused the same way");
     client.close();
 }

@@ -8,11 +8,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use centrifuge_blocking::{
-    Client, ClientConfig, ClientEvent, Error, HistoryOptions, Protocol, StreamPosition, SubscriptionConfig,
-    SubscriptionEvent, SubscriptionState, TokenError, codes,
+    Client, ClientConfig, ClientEvent, Error, HistoryOptions, Protocol, StreamPosition, Subscription,
+    SubscriptionConfig, SubscriptionEvent, SubscriptionState, TokenError, codes,
 };
 use centrifuge_test_harness::{Centrifugo, Claims, HMAC_SECRET, config};
-use support::events::{Events, SubEvents, client, subscription};
+use serde_json::json;
+use support::events::{EVENT_TIMEOUT, Events, SubEvents, client, subscription};
 
 in_both_protocols!(
     subscribe_and_unsubscribe_report_their_codes,
@@ -37,6 +38,8 @@ in_both_protocols!(
     close_moves_every_subscription_to_unsubscribed_with_code_2,
     a_call_made_right_after_subscribe_waits_for_the_subscription,
     a_hundred_subscriptions_are_all_resubscribed_after_a_reconnect,
+    a_refreshed_subscription_token_is_reused_on_resubscribe,
+    rapid_subscribe_and_unsubscribe_never_hits_already_subscribed,
 );
 
 fn config(protocol: Protocol) -> ClientConfig {
@@ -532,5 +535,153 @@ fn a_hundred_subscriptions_are_all_resubscribed_after_a_reconnect(protocol: Prot
         assert_eq!(events.subscribing().0, codes::SUBSCRIPTION_TRANSPORT_CLOSED);
         assert!(events.subscribed().was_recovering(), "{} recovers", sub.channel());
     }
+    client.close();
+}
+
+/// Publishes through `sub` and returns the channel info the server attached to the
+/// publication: it comes from the `info` claim of the token the subscription was made with.
+fn channel_info_of_own_publication(sub: &Subscription, events: &SubEvents) -> serde_json::Value {
+    sub.publish(r#"{"probe":true}"#).unwrap();
+    let publication = events.publication();
+    let info = publication.publication().info().expect("publisher info");
+    serde_json::from_slice(info.chan_info()).expect("channel info is JSON")
+}
+
+fn a_refreshed_subscription_token_is_reused_on_resubscribe(protocol: Protocol) {
+    let user = format!("token-cache-{protocol:?}");
+    let (server, client, client_events) = connected(protocol, &user);
+    let name = channel(protocol, config::TOKEN_ONLY, "cached");
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&calls);
+    let (asked, getter_calls) = crossbeam_channel::unbounded();
+    let getter_user = user.clone();
+    // Each token names its call in the channel info, so the server shows which one is in use.
+    let getter = move |channel: &str| -> Result<String, TokenError> {
+        let call = counted.fetch_add(1, Ordering::SeqCst) + 1;
+        let _ = asked.send(call);
+        Ok(Claims::subscription(&getter_user, channel)
+            .info(json!({ "token": call }))
+            .expires_in(Duration::from_secs(3))
+            .sign(HMAC_SECRET))
+    };
+    let (sub, events) = subscription(&client, &name, SubscriptionConfig::default().token_getter(getter));
+    sub.subscribe().unwrap();
+    events.subscribed();
+    assert_eq!(getter_calls.recv_timeout(EVENT_TIMEOUT), Ok(1), "asked before subscribing");
+    assert_eq!(channel_info_of_own_publication(&sub, &events), json!({ "token": 1 }));
+    assert_eq!(getter_calls.recv_timeout(EVENT_TIMEOUT), Ok(2), "asked again when the token expires");
+    let after_refresh = events.within(Duration::from_millis(300));
+    assert!(after_refresh.is_empty(), "the refresh is accepted quietly: {after_refresh:?}");
+
+    server.api().disconnect(&user, 4000, "come back").unwrap();
+    assert_eq!(client_events.connecting(), (4000, "come back".into()));
+    let mut errors = Vec::new();
+    let resubscribed = events.until("resubscribed", |event| match event {
+        SubscriptionEvent::Error(error) => {
+            errors.push(error.error().clone());
+            None
+        }
+        SubscriptionEvent::Subscribed(subscribed) => Some(subscribed.clone()),
+        _ => None,
+    });
+    assert!(errors.is_empty(), "no 109 (or anything else) on the way back: {errors:?}");
+    assert!(resubscribed.was_recovering());
+    // The subscribe command goes out after any getter call it needs, so this count is final.
+    assert_eq!(calls.load(Ordering::SeqCst), 2, "the resubscribe asked the getter again");
+    assert!(getter_calls.try_recv().is_err());
+    assert_eq!(
+        channel_info_of_own_publication(&sub, &events),
+        json!({ "token": 2 }),
+        "resubscribed with the refreshed token, not the first one"
+    );
+    client.close();
+}
+
+/// Every subscription event up to the first that `done` accepts; fails on error 105 or an
+/// `unsubscribed` with code 105 on the way.
+fn events_until_without_105(
+    events: &SubEvents,
+    what: &str,
+    mut done: impl FnMut(&SubscriptionEvent, &[SubscriptionEvent]) -> bool,
+) -> Vec<SubscriptionEvent> {
+    let mut seen = Vec::new();
+    events.until(what, |event| {
+        let finished = done(event, &seen);
+        seen.push(event.clone());
+        finished.then_some(())
+    });
+    let already_subscribed = seen.iter().find(|event| match event {
+        SubscriptionEvent::Error(error) => matches!(error.error(), Error::Server(error) if error.code == 105),
+        SubscriptionEvent::Unsubscribed(unsubscribed) => unsubscribed.code() == 105,
+        _ => false,
+    });
+    assert!(already_subscribed.is_none(), "{already_subscribed:?} among {seen:#?}");
+    seen
+}
+
+fn count(events: &[SubscriptionEvent], pick: impl Fn(&SubscriptionEvent) -> bool) -> usize {
+    events.iter().filter(|event| pick(event)).count()
+}
+
+/// Publishes one message into `name` and checks that `events` delivers it exactly once.
+fn published_once(server: &Centrifugo, name: &str, events: &SubEvents, data: &str) {
+    server.api().publish(name, data).unwrap();
+    assert_eq!(events.publication().data(), data.as_bytes());
+    let extra = events.within(Duration::from_millis(300));
+    assert!(
+        !extra.iter().any(|event| matches!(event, SubscriptionEvent::Publication(_))),
+        "delivered once: {extra:?}"
+    );
+}
+
+fn rapid_subscribe_and_unsubscribe_never_hits_already_subscribed(protocol: Protocol) {
+    let (server, client, client_events) = connected(protocol, &format!("rapid-{protocol:?}"));
+    let name = channel(protocol, config::HISTORY, "rapid");
+    let (sub, events) = subscription(&client, &name, SubscriptionConfig::default());
+    for _ in 0..200 {
+        sub.subscribe().unwrap();
+        sub.unsubscribe().unwrap();
+        sub.subscribe().unwrap();
+    }
+    let seen = events_until_without_105(&events, "the last subscribe", |event, before| {
+        let unsubscribes = count(before, |event| matches!(event, SubscriptionEvent::Unsubscribed(_)));
+        matches!(event, SubscriptionEvent::Subscribed(_)) && unsubscribes == 200
+    });
+    assert_eq!(count(&seen, |event| matches!(event, SubscriptionEvent::Subscribing(_))), 201);
+    assert!(!seen.iter().any(|event| matches!(event, SubscriptionEvent::Error(_))), "{seen:#?}");
+    assert_eq!(sub.state(), SubscriptionState::Subscribed);
+    published_once(&server, &name, &events, r#"{"after":"rapid"}"#);
+
+    // Remove, recreate and subscribe the same channel, again without waiting in between.
+    let mut generations = vec![(sub, events)];
+    for _ in 0..20 {
+        let (old, _) = generations.last().unwrap();
+        client.remove_subscription(old).unwrap();
+        let (sub, events) = subscription(&client, &name, SubscriptionConfig::default());
+        sub.subscribe().unwrap();
+        generations.push((sub, events));
+    }
+    let (last, last_events) = generations.pop().unwrap();
+    for (removed, events) in &generations {
+        events_until_without_105(
+            events,
+            "the removal",
+            |event, _| matches!(event, SubscriptionEvent::Unsubscribed(unsubscribed) if unsubscribed.code() == 0),
+        );
+        assert_eq!(removed.state(), SubscriptionState::Unsubscribed);
+    }
+    let seen = events_until_without_105(&last_events, "subscribed", |event, _| {
+        matches!(event, SubscriptionEvent::Subscribed(_))
+    });
+    assert!(!seen.iter().any(|event| matches!(event, SubscriptionEvent::Error(_))), "{seen:#?}");
+    assert_eq!(last.state(), SubscriptionState::Subscribed);
+    assert_eq!(client.subscriptions().len(), 1);
+    published_once(&server, &name, &last_events, r#"{"after":"recreate"}"#);
+
+    let client_side = client_events.drain();
+    assert!(
+        !client_side.iter().any(|event| matches!(event, ClientEvent::Connecting(_) | ClientEvent::Error(_))),
+        "no reconnect and no error: {client_side:?}"
+    );
     client.close();
 }
