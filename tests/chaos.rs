@@ -38,18 +38,48 @@ const CALL_TIMEOUT: Duration = Duration::from_millis(1000);
 const CALL_MARGIN: Duration = Duration::from_millis(500);
 const CATCH_UP: Duration = Duration::from_secs(20);
 
+/// Keeps the client's warnings and errors of the current run, to explain a failure.
+struct RecentWarnings;
+
+static WARNINGS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+impl log::Log for RecentWarnings {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        metadata.level() <= log::Level::Warn && metadata.target().starts_with("centrifuge_blocking")
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        if self.enabled(record.metadata()) {
+            WARNINGS.lock().unwrap().push(format!(
+                "{} {}: {}",
+                record.level(),
+                record.target(),
+                record.args()
+            ));
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+static LOGGER: RecentWarnings = RecentWarnings;
+
 #[test]
 fn chaos_seeds_keep_every_invariant() {
+    let _ = log::set_logger(&LOGGER);
+    log::set_max_level(log::LevelFilter::Warn);
     let first: u64 = std::env::var("CHAOS_FIRST_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(1);
     let count: u64 = std::env::var("CHAOS_SEEDS").ok().and_then(|v| v.parse().ok()).unwrap_or(4);
     let server = Centrifugo::shared();
     let started = Instant::now();
     let mut faults = 0;
     for seed in first..first + count {
+        WARNINGS.lock().unwrap().clear();
         match run(seed, &server) {
             Ok(applied) => faults += applied,
             Err(failure) => panic!(
-                "seed {seed} broke an invariant: {failure}\nreplay: CHAOS_FIRST_SEED={seed} CHAOS_SEEDS=1 cargo test --test chaos"
+                "seed {seed} broke an invariant: {failure}\nthe client's warnings in this run: {:#?}\nreplay: CHAOS_FIRST_SEED={seed} CHAOS_SEEDS=1 cargo test --test chaos",
+                WARNINGS.lock().unwrap()
             ),
         }
     }
@@ -205,10 +235,10 @@ fn run(seed: u64, server: &Centrifugo) -> Result<usize, String> {
     churn.join().map_err(|_| "the churn thread panicked".to_string())?;
     client.close();
 
-    // 4: threads.
-    let left = client_threads();
-    if left > 0 {
-        return Err(format!("{left} client thread(s) still running after close()"));
+    // 4: threads. `close()` has joined them all, but a joined thread can still be listed in
+    // /proc for a moment: the kernel wakes the joiner before it removes the task.
+    if wait_until(Duration::from_millis(500), || client_threads().is_empty()).is_err() {
+        return Err(format!("client threads still running after close(): {:?}", client_threads()));
     }
     // 2: calls.
     if let Some(violation) = violations.lock().unwrap().first() {
@@ -348,16 +378,18 @@ fn check_client_events(log: &[ClientEvent]) -> Result<(), String> {
     Ok(())
 }
 
-fn client_threads() -> usize {
+/// The names of the client's threads still running (Linux truncates them to 15 bytes).
+fn client_threads() -> Vec<String> {
     std::fs::read_dir("/proc/self/task")
         .map(|tasks| {
             tasks
                 .filter_map(Result::ok)
                 .filter_map(|task| std::fs::read_to_string(task.path().join("comm")).ok())
+                .map(|name| name.trim_end().to_string())
                 .filter(|name| name.starts_with("centrifuge-"))
-                .count()
+                .collect()
         })
-        .unwrap_or(0)
+        .unwrap_or_default()
 }
 
 /// Waits (bounded) for a condition that other threads make true.

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use centrifuge_blocking::{Client, ClientConfig, Protocol, listener::NoopListener};
 use centrifuge_test_harness::Centrifugo;
-use support::events::{client, thread_count};
+use support::events::{client, settled_thread_count, thread_count};
 
 #[test]
 fn client_threads_end_on_close_and_on_drop() {
@@ -27,7 +27,7 @@ fn client_threads_end_on_close_and_on_drop() {
             client.rpc("ping", Vec::new()).unwrap();
             client.close();
             assert_eq!(
-                thread_count(),
+                settled_thread_count(before),
                 before,
                 "{protocol:?} with {lanes} lanes: close() joined every thread"
             );

@@ -18,7 +18,7 @@ use centrifuge_blocking::{
     TokenError, listener::NoopListener,
 };
 use centrifuge_test_harness::{Centrifugo, Claims, HMAC_SECRET, RPC_SLOW_METHOD, slow_calls_started};
-use support::events::{client, thread_count};
+use support::events::{client, settled_thread_count, thread_count};
 use support::fake_server::{FakeServer, connect_result};
 use support::panics;
 use support::proxy::ConnectProxy;
@@ -68,7 +68,7 @@ fn create_connect_subscribe_close_cycles_leave_nothing_behind(server: &Centrifug
             rss_after_warm_up = rss_kib();
         }
     }
-    assert_eq!(thread_count(), threads, "threads back to the baseline after {cycles} cycles");
+    assert_eq!(settled_thread_count(threads), threads, "threads back to the baseline after {cycles} cycles");
     assert_eq!(open_fds(), fds, "descriptors back to the baseline after {cycles} cycles");
     let grown = rss_kib().saturating_sub(rss_after_warm_up);
     assert!(grown < 16 * 1024, "RSS grew by {grown} KiB over {cycles} cycles after warm-up");

@@ -99,6 +99,20 @@ pub fn thread_count() -> usize {
     std::fs::read_dir("/proc/self/task").map(|tasks| tasks.count()).unwrap_or(0)
 }
 
+/// The thread count once it is `expected`, or what it is after 200 ms. Right after a join the
+/// joined thread can still be listed for a moment (the kernel wakes the joiner before it
+/// removes the task), so a count taken at once may be one too high.
+pub fn settled_thread_count(expected: usize) -> usize {
+    let deadline = Instant::now() + Duration::from_millis(200);
+    loop {
+        let count = thread_count();
+        if count == expected || Instant::now() >= deadline {
+            return count;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
 /// The events of one subscription, in order.
 pub struct SubEvents {
     receiver: Receiver<centrifuge_blocking::SubscriptionEvent>,

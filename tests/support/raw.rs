@@ -94,6 +94,12 @@ impl RawConnection {
         }
     }
 
+    /// The bare socket, for reading frames without decoding them, and how many pushes were
+    /// already read and decoded.
+    pub fn into_socket(self) -> (WebSocket<MaybeTlsStream<TcpStream>>, usize) {
+        (self.socket, self.pushes.len())
+    }
+
     /// Reads until the server closes the connection; returns the close code and reason.
     pub fn expect_close(&mut self) -> (u16, String) {
         loop {

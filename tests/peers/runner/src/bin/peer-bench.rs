@@ -1,0 +1,39 @@
+//! The side-by-side benchmark: `cargo run --release -p centrifuge-peer-bench --bin peer-bench`
+//! (add `-- --quick` for the small run CI makes, `--only go,js` to limit the peers, `--out
+//! <file>` to write the report there too). See tests/peers/README.md.
+
+use centrifuge_peer_bench::runner::{self, Options};
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let mut options = Options { quick: false, only: Vec::new() };
+    let mut out = None;
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--quick" => options.quick = true,
+            "--only" => {
+                options.only = args.next().unwrap_or_default().split(',').map(str::to_string).collect()
+            }
+            "--out" => out = args.next(),
+            other => {
+                eprintln!("unknown argument {other}; expected --quick, --only <names>, --out <file>");
+                std::process::exit(2);
+            }
+        }
+    }
+    match runner::run(&options) {
+        Ok(report) => {
+            println!("{report}");
+            if let Some(path) = out
+                && let Err(err) = std::fs::write(&path, &report)
+            {
+                eprintln!("cannot write {path}: {err}");
+                std::process::exit(1);
+            }
+        }
+        Err(why) => {
+            eprintln!("peer-bench: {why}");
+            std::process::exit(1);
+        }
+    }
+}

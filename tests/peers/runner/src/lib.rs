@@ -1,0 +1,11 @@
+//! Dev-only: the side-by-side benchmark of `centrifuge-blocking` against the peer SDKs.
+//!
+//! - [`driver`]: what every Rust driver shares: arguments, self-measurement, the result line
+//!   (the contract is in `tests/peers/README.md`);
+//! - [`blaster`]: a minimal server that streams pre-encoded publications as fast as the socket
+//!   takes them;
+//! - the binaries: `peer-bench` (the runner), `driver-ours` and `driver-raw`.
+
+pub mod blaster;
+pub mod driver;
+pub mod runner;

@@ -1,0 +1,318 @@
+//! The markdown report: one table per case with medians and ratios to this crate, then the
+//! targets of the performance issue, each with the numbers it was judged on.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde_json::Value;
+
+use super::build::BuildStats;
+use super::cases::{Case, Metric};
+
+pub const OURS: &str = "centrifuge-blocking";
+pub const RAW: &str = "raw tungstenite";
+pub const OFFICIAL: &str = "centrifuge-client (Rust, tokio)";
+pub const FORMATS: [&str; 2] = ["json", "protobuf"];
+
+/// Results of every run: (case index, participant, format) → results of the repetitions, or
+/// why a run failed.
+#[derive(Default)]
+pub struct Results {
+    pub runs: BTreeMap<(usize, String, &'static str), Vec<Value>>,
+    pub failures: BTreeMap<(usize, String, &'static str), String>,
+}
+
+impl Results {
+    fn median(
+        &self,
+        case: usize,
+        participant: &str,
+        format: &'static str,
+        value: impl Fn(&Value) -> Option<f64>,
+    ) -> Option<f64> {
+        let runs = self.runs.get(&(case, participant.to_string(), format))?;
+        let mut values: Vec<f64> = runs.iter().filter_map(value).collect();
+        if values.is_empty() {
+            return None;
+        }
+        values.sort_by(f64::total_cmp);
+        Some(values[values.len() / 2])
+    }
+
+    pub fn headline(
+        &self,
+        cases: &[Case],
+        case: usize,
+        participant: &str,
+        format: &'static str,
+    ) -> Option<f64> {
+        let metric = cases[case].metric;
+        self.median(case, participant, format, |result| metric.headline(result))
+    }
+
+    fn secondary(&self, cases: &[Case], case: usize, participant: &str, format: &'static str) -> Option<f64> {
+        let metric = cases[case].metric;
+        self.median(case, participant, format, |result| metric.secondary(result))
+    }
+
+    fn field(&self, case: usize, participant: &str, format: &'static str, name: &str) -> Option<f64> {
+        self.median(case, participant, format, |result| result.get(name).and_then(Value::as_f64))
+    }
+}
+
+/// Everything the report needs.
+pub struct Report<'a> {
+    pub cases: &'a [Case],
+    pub participants: &'a [&'static str],
+    pub missing: &'a [(&'static str, String)],
+    pub results: &'a Results,
+    pub builds: &'a [(&'static str, Result<BuildStats, String>)],
+    pub header: String,
+}
+
+impl Report<'_> {
+    pub fn markdown(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "{}\n", self.header);
+        for (name, why) in self.missing {
+            let _ = writeln!(out, "- **{name} missing**: {}", why.lines().next().unwrap_or(""));
+        }
+        for (index, case) in self.cases.iter().enumerate() {
+            self.case_table(&mut out, index, case);
+        }
+        self.build_table(&mut out);
+        self.targets(&mut out);
+        out
+    }
+
+    fn case_table(&self, out: &mut String, index: usize, case: &Case) {
+        let (headline, secondary) = case.metric.heading();
+        let better = if case.metric.lower_is_better() { "lower is better" } else { "higher is better" };
+        let _ = writeln!(
+            out,
+            "\n### {} — {} ({headline}: {better}; median of {})\n",
+            case.id, case.title, case.repetitions
+        );
+        let shown = |format: &str| match secondary {
+            Some(secondary) => format!("{format}: {headline} ({secondary}) | ratio to ours"),
+            None => format!("{format}: {headline} | ratio to ours"),
+        };
+        let _ = writeln!(out, "| participant | {} | {} |", shown("JSON"), shown("Protobuf"));
+        let _ = writeln!(out, "|---|---|---|---|---|");
+        for &participant in self.participants {
+            let mut cells = Vec::new();
+            for format in FORMATS {
+                let key = (index, participant.to_string(), format);
+                let value = self.results.headline(self.cases, index, participant, format);
+                let ours = self.results.headline(self.cases, index, OURS, format);
+                match value {
+                    Some(value) => {
+                        let extra = self
+                            .results
+                            .secondary(self.cases, index, participant, format)
+                            .map(|extra| format!(" ({})", number(extra)))
+                            .unwrap_or_default();
+                        cells.push(format!("{}{extra}", number(value)));
+                        cells.push(
+                            ours.map(|ours| format!("{:.2}", value / ours)).unwrap_or_else(|| "—".into()),
+                        );
+                    }
+                    None => {
+                        let why = self
+                            .results
+                            .failures
+                            .get(&key)
+                            .map(|why| short(why))
+                            .unwrap_or_else(|| "n/a".into());
+                        cells.push(why);
+                        cells.push("—".into());
+                    }
+                }
+            }
+            if cells.iter().step_by(2).all(|cell| cell == "n/a") {
+                continue;
+            }
+            let _ = writeln!(out, "| {participant} | {} |", cells.join(" | "));
+        }
+    }
+
+    fn build_table(&self, out: &mut String) {
+        if self.builds.is_empty() {
+            return;
+        }
+        let _ = writeln!(
+            out,
+            "\n### P6 — clean `cargo build --release` of an empty library depending on the SDK\n"
+        );
+        let _ = writeln!(out, "| SDK | seconds | crates compiled |");
+        let _ = writeln!(out, "|---|---|---|");
+        for (name, stats) in self.builds {
+            match stats {
+                Ok(stats) => {
+                    let _ = writeln!(out, "| {name} | {:.1} | {} |", stats.seconds, stats.crates);
+                }
+                Err(why) => {
+                    let _ = writeln!(out, "| {name} | failed: {} | — |", short(why));
+                }
+            }
+        }
+    }
+
+    fn targets(&self, out: &mut String) {
+        let _ = writeln!(out, "\n### Targets\n");
+        let peers: Vec<&str> =
+            self.participants.iter().copied().filter(|name| *name != OURS && *name != RAW).collect();
+        let mut line = |text: String| {
+            let _ = writeln!(out, "- {text}");
+        };
+        for (index, case) in self.cases.iter().enumerate() {
+            for format in FORMATS {
+                let Some(ours) = self.results.headline(self.cases, index, OURS, format) else { continue };
+                let best = best_peer(self.results, self.cases, index, format, &peers, case.metric);
+                let raw = self.results.headline(self.cases, index, RAW, format);
+                let label = format!("{} {} ({format})", case.id, case.title);
+                match case.metric {
+                    Metric::CpuPerPublication => {
+                        if let Some((peer, value)) = best {
+                            line(verdict(
+                                &label,
+                                ours,
+                                0.67 * value,
+                                &format!("≤ 0.67 × best peer ({peer}, {})", number(value)),
+                            ));
+                        }
+                        if let Some(raw) = raw {
+                            line(verdict(&label, ours, 1.5 * raw, &format!("≤ 1.5 × raw ({})", number(raw))));
+                        }
+                    }
+                    Metric::MedianRoundTrip => {
+                        if let Some((peer, value)) = best {
+                            line(verdict(
+                                &label,
+                                ours,
+                                value,
+                                &format!("≤ best peer ({peer}, {})", number(value)),
+                            ));
+                        }
+                        if let Some(raw) = raw {
+                            line(verdict(&label, ours, 1.3 * raw, &format!("≤ 1.3 × raw ({})", number(raw))));
+                        }
+                    }
+                    Metric::Throughput => {
+                        if let Some((peer, value)) = best {
+                            let met = ours >= 1.5 * value;
+                            line(format!(
+                                "{} {label}: {} publishes/s, target ≥ 1.5 × best peer ({peer}, {})",
+                                mark(met),
+                                number(ours),
+                                number(value)
+                            ));
+                        }
+                    }
+                    Metric::SubscribeAll => {
+                        if let Some((peer, value)) = best {
+                            line(verdict(
+                                &label,
+                                ours,
+                                value,
+                                &format!("≤ best peer ({peer}, {} s)", number(value)),
+                            ));
+                        }
+                        let rss = |name: &str| {
+                            Some(
+                                self.results.field(index, name, format, "rss_kib")?
+                                    - self.results.field(index, name, format, "rss_base_kib")?,
+                            )
+                        };
+                        if let (Some(ours_rss), Some(official_rss)) = (rss(OURS), rss(OFFICIAL)) {
+                            line(verdict(
+                                &format!("{label} RSS growth KiB"),
+                                ours_rss,
+                                0.5 * official_rss,
+                                &format!("≤ 0.5 × official async SDK ({})", number(official_rss)),
+                            ));
+                        }
+                    }
+                    Metric::Idle => {
+                        line(verdict(&format!("{label} wake-ups/s per client"), ours, 1.0, "≤ 1"));
+                        let per_client = |name: &str| {
+                            let grown = self.results.field(index, name, format, "rss_kib")?
+                                - self.results.field(index, name, format, "rss_base_kib")?;
+                            Some(grown / self.results.field(index, name, format, "clients")?)
+                        };
+                        if let (Some(ours_rss), Some(official_rss)) = (per_client(OURS), per_client(OFFICIAL))
+                        {
+                            line(verdict(
+                                &format!("{label} RSS KiB per client"),
+                                ours_rss,
+                                0.5 * official_rss,
+                                &format!("≤ 0.5 × official async SDK ({})", number(official_rss)),
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        let stats = |name: &str| {
+            self.builds
+                .iter()
+                .find(|(sdk, _)| *sdk == name)
+                .and_then(|(_, stats)| stats.as_ref().ok().copied())
+        };
+        if let (Some(ours), Some(official)) = (stats(OURS), stats(OFFICIAL)) {
+            line(verdict(
+                "P6 build seconds",
+                ours.seconds,
+                0.5 * official.seconds,
+                &format!("≤ 0.5 × official ({:.1})", official.seconds),
+            ));
+            line(verdict(
+                "P6 crates compiled",
+                ours.crates as f64,
+                0.5 * official.crates as f64,
+                &format!("≤ 0.5 × official ({})", official.crates),
+            ));
+        }
+    }
+}
+
+/// The best peer's median for a case and format.
+fn best_peer(
+    results: &Results,
+    cases: &[Case],
+    case: usize,
+    format: &'static str,
+    peers: &[&str],
+    metric: Metric,
+) -> Option<(String, f64)> {
+    peers
+        .iter()
+        .filter_map(|peer| Some((peer.to_string(), results.headline(cases, case, peer, format)?)))
+        .reduce(|best, candidate| {
+            let better = if metric.lower_is_better() { candidate.1 < best.1 } else { candidate.1 > best.1 };
+            if better { candidate } else { best }
+        })
+}
+
+fn verdict(label: &str, ours: f64, limit: f64, target: &str) -> String {
+    format!("{} {label}: ours {}, target {target}", mark(ours <= limit), number(ours))
+}
+
+fn mark(met: bool) -> &'static str {
+    if met { "**met**" } else { "**missed**" }
+}
+
+fn number(value: f64) -> String {
+    match value.abs() {
+        v if v >= 1000.0 => format!("{value:.0}"),
+        v if v >= 10.0 => format!("{value:.1}"),
+        v if v >= 1.0 => format!("{value:.2}"),
+        _ => format!("{value:.3}"),
+    }
+}
+
+fn short(why: &str) -> String {
+    let first = why.lines().next().unwrap_or("");
+    let cut: String = first.chars().take(60).collect();
+    format!("failed: {}", cut.replace('|', "/"))
+}
