@@ -25,6 +25,9 @@ const wait = 60 * time.Second
 // warmUp is the number of untimed calls before a round-trip measurement.
 const warmUp = 200
 
+// How long idle waits after the last connect before it measures.
+const settle = time.Second
+
 func main() {
 	a := argsFromCommandLine()
 	switch a.scenario {
@@ -264,6 +267,8 @@ func idle(a args) {
 			fail("not every client connected")
 		}
 	}
+	// Let every goroutine finish its connect work first: idle means idle.
+	time.Sleep(settle)
 	cpuStart, wakeupsStart := cpuTime(), wakeups()
 	time.Sleep(time.Duration(seconds) * time.Second)
 	cpu, woken := cpuTime()-cpuStart, wakeups()-wakeupsStart

@@ -14,6 +14,8 @@ const WebSocket = require('ws');
 /** Every wait of a driver ends by this, in milliseconds. */
 const WAIT_MS = 60_000;
 const WARM_UP = 200;
+// How long idle waits after the last connect before it measures.
+const SETTLE_MS = 1000;
 
 // ---- arguments, measurement and output -----------------------------------------------------
 
@@ -341,6 +343,8 @@ async function idle(args) {
   }
   if (clients === 0) everyone.fire();
   await everyone.wait();
+  // Let the connect work finish first: idle means idle.
+  await sleep(SETTLE_MS);
   const cpuStart = cpuSeconds();
   const wakeupsStart = wakeups();
   await sleep(seconds * 1000);

@@ -13,6 +13,8 @@ use serde_json::json;
 /// Every wait of a driver ends by this.
 const WAIT: Duration = Duration::from_secs(60);
 const WARM_UP: usize = 200;
+/// How long idle waits after the last connect before it measures.
+const SETTLE: Duration = Duration::from_secs(1);
 
 fn main() {
     let args = Args::from_env();
@@ -208,6 +210,8 @@ fn idle(args: &Args) {
     for _ in 0..clients {
         connected.recv_timeout(WAIT).unwrap_or_else(|_| fail("not every client connected"));
     }
+    // Let every thread finish its connect work first: idle means idle.
+    std::thread::sleep(SETTLE);
     let (cpu_start, wakeups_start) = (driver::cpu_time(), driver::wakeups());
     std::thread::sleep(Duration::from_secs(seconds));
     let (cpu, wakeups) = (driver::cpu_time() - cpu_start, driver::wakeups() - wakeups_start);
