@@ -1,7 +1,8 @@
 //! A listener that blocks for seconds while publications stream in: the client's memory stays
 //! near its `event_queue_limit` (reading pauses, TCP holds the server back), Centrifugo gives up
 //! on the slow connection, and the client reconnects and recovers every publication, in order,
-//! each exactly once. Alone in its binary: it measures the process's memory.
+//! each exactly once. Alone in its binary, and its tests take turns ([`ONE_AT_A_TIME`]): it
+//! measures the process's memory.
 
 #[macro_use]
 mod support;
@@ -18,6 +19,9 @@ in_both_protocols!(
     a_blocked_listener_holds_the_server_back_and_the_stream_recovers,
     calls_from_callbacks_complete_while_the_queue_is_full,
 );
+
+/// Held by every test here: another test's data in the process would count as ours.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// 1,000 publications of 32 KiB: 32 MiB, far more than the socket buffers, Centrifugo's queue
 /// for the connection (1 MiB here) and the client's limit together.
@@ -50,6 +54,7 @@ enum Seen {
 }
 
 fn a_blocked_listener_holds_the_server_back_and_the_stream_recovers(protocol: Protocol) {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let server = server();
     let channel = format!("slow:stream-{protocol:?}").to_lowercase();
     let config = ClientConfig::default()
@@ -141,6 +146,7 @@ fn a_blocked_listener_holds_the_server_back_and_the_stream_recovers(protocol: Pr
 /// With a limit every event exceeds, reading pauses whenever a callback runs; a callback that
 /// calls the server must still get its reply (the limit is lifted while it waits).
 fn calls_from_callbacks_complete_while_the_queue_is_full(protocol: Protocol) {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let server = Centrifugo::shared();
     let channel = format!("calls-in-callbacks-{protocol:?}").to_lowercase();
     let config =
