@@ -19,6 +19,7 @@ in_both_protocols!(
     a_message_push_reaches_on_message,
     a_server_that_never_answers_makes_calls_time_out,
     custom_headers_name_and_version_reach_the_server,
+    publishes_queued_behind_a_blocked_write_go_out_merged,
 );
 
 fn config(protocol: Protocol) -> ClientConfig {
@@ -152,5 +153,81 @@ fn custom_headers_name_and_version_reach_the_server(protocol: Protocol) {
     assert_eq!(subprotocol.as_deref(), expected_subprotocol);
     assert_eq!((name.as_str(), version.as_str()), ("my-app", "2.1.0"));
     assert_eq!(data, br#"{"hello":1}"#);
+    client.close();
+}
+
+/// Seven publishes made while an eight-megabyte one is stuck in the socket do not wait for the
+/// socket one by one: they go out after it, merged, every one intact and answered once.
+fn publishes_queued_behind_a_blocked_write_go_out_merged(protocol: Protocol) {
+    const QUEUED: usize = 7;
+    let (writer_blocked, blocked) = crossbeam_channel::bounded(1);
+    let (read_now, go_read) = crossbeam_channel::bounded::<()>(1);
+    let (frames_seen, frames) = crossbeam_channel::unbounded();
+    let server = FakeServer::start(protocol, move |_, mut connection| {
+        connection.accept_connect(connect_result("c", 0));
+        // Far more than the socket buffers hold while nobody reads: the client's write blocks.
+        let _ = writer_blocked.send(connection.wait_until_unread(16 * 1024, Duration::from_secs(20)));
+        let _ = go_read.recv_timeout(Duration::from_secs(20));
+        let mut publishes = 0;
+        while publishes < QUEUED + 1 {
+            let commands = connection.read_commands();
+            if commands.is_empty() {
+                return;
+            }
+            publishes += commands.iter().filter(|command| command.publish.is_some()).count();
+            let published: Vec<Vec<u8>> =
+                commands.iter().filter_map(|command| Some(command.publish.as_ref()?.data.to_vec())).collect();
+            let replies: Vec<Reply> = commands
+                .iter()
+                .map(|command| Reply {
+                    id: command.id,
+                    publish: Some(Default::default()),
+                    ..Default::default()
+                })
+                .collect();
+            // Recorded before the replies release the callers.
+            let _ = frames_seen.send(published);
+            connection.reply(&replies);
+        }
+        connection.idle_until_gone();
+    });
+    let (client, events) = client(&server.url(), config(protocol).timeout(Duration::from_secs(30)));
+    client.connect().unwrap();
+    events.connected();
+    let big = format!("\"{}\"", "x".repeat(8 << 20));
+    let big_publish = {
+        let (client, big) = (client.clone(), big.clone());
+        std::thread::spawn(move || client.publish("big", big))
+    };
+    assert_eq!(blocked.recv_timeout(Duration::from_secs(30)), Ok(true), "the big write is under way");
+    let (started, publishing) = crossbeam_channel::unbounded();
+    let small_publishes: Vec<_> = (0..QUEUED)
+        .map(|n| {
+            let (client, started) = (client.clone(), started.clone());
+            std::thread::spawn(move || {
+                started.send(()).unwrap();
+                client.publish("small", format!(r#"{{"n":{n}}}"#))
+            })
+        })
+        .collect();
+    for _ in 0..QUEUED {
+        publishing.recv_timeout(Duration::from_secs(10)).unwrap();
+    }
+    read_now.send(()).unwrap();
+    assert!(big_publish.join().unwrap().is_ok());
+    for publish in small_publishes {
+        assert!(publish.join().unwrap().is_ok(), "every queued publish is answered");
+    }
+    let frames: Vec<Vec<Vec<u8>>> = frames.try_iter().collect();
+    assert_eq!(frames[0], vec![big.into_bytes()], "the big publish arrives whole, alone");
+    let mut small: Vec<Vec<u8>> = frames[1..].iter().flatten().cloned().collect();
+    small.sort();
+    let expected: Vec<Vec<u8>> = (0..QUEUED).map(|n| format!(r#"{{"n":{n}}}"#).into_bytes()).collect();
+    assert_eq!(small, expected, "each small publish arrives once, intact");
+    assert!(
+        frames.len() - 1 < QUEUED,
+        "publishes queued behind the blocked write share frames: {} frames for {QUEUED}",
+        frames.len() - 1
+    );
     client.close();
 }

@@ -18,7 +18,11 @@
 //!   as the reader thread would (its own reply included). While callers keep taking the turn
 //!   the reader thread stays parked, checking every [`PARKED_CHECK`] whether the turn has been
 //!   left alone for that long; then it takes over again. Pushes that arrive while no call is
-//!   in flight can so wait up to that long, and only right after a burst of calls.
+//!   in flight can so wait up to that long, and only right after a burst of calls. Calls made
+//!   while another one was in flight do not read for themselves: a caller that leaves the turn
+//!   while such calls wait wakes the reader thread at once.
+//! - **Writes merge.** A thread that sends while another one writes queues its frame for that
+//!   writer ([`Outbox`]), so concurrent callers share one system call and one frame.
 //!
 //! **Backpressure.** Neither the reader thread nor a caller reads while the client's
 //! [`Backlog`] of data waiting for listeners is full; see [`super::backlog`].
@@ -65,11 +69,18 @@ const PARKED_CHECK: Duration = Duration::from_millis(2);
 /// How long a graceful close waits for the socket lock before skipping the close frame.
 const CLOSE_LOCK_WAIT: Duration = Duration::from_millis(50);
 
+/// How large a WebSocket frame made of merged commands grows at most: well under the server's
+/// limit for incoming messages (64 KiB by default in Centrifugo). A single larger frame is
+/// written as it is.
+const MERGED_FRAME_LIMIT: usize = 16 * 1024;
+
 /// The socket and what the reading side remembers between drains.
 struct SocketState {
     socket: Socket,
     /// Reused for encoding outgoing frames.
     write_buffer: Vec<u8>,
+    /// Reused for merging the commands of several frames into one.
+    merge_buffer: Vec<u8>,
     /// The server's close frame, reported once the stream ends.
     close_frame: Option<(u16, String)>,
 }
@@ -89,10 +100,23 @@ struct Turn {
     ended: Option<TransportEvent>,
 }
 
+/// Frames waiting to be written.
+///
+/// Threads that send while another one writes do not wait for the socket: they queue their
+/// frame and go on, and the writing thread, before it lets go, writes everything queued
+/// meanwhile in one system call, merged into one WebSocket frame. Eight threads publishing at
+/// once so cost the server one frame to read and the kernel one write, not eight.
+#[derive(Default)]
+struct Outbox {
+    queued: Vec<Frame>,
+    writing: bool,
+}
+
 /// One WebSocket connection, shared by its reader thread, the core thread and callers.
 pub(crate) struct Connection {
     generation: u64,
     state: Mutex<SocketState>,
+    outbox: Mutex<Outbox>,
     tcp: TcpStream,
     codec: Codec,
     to_core: Sender<Input>,
@@ -104,19 +128,80 @@ pub(crate) struct Connection {
 }
 
 impl Connection {
-    /// Writes one frame (encoded here, not by tungstenite, which would log its payload; see
-    /// `transport::frame`).
+    /// Sends the commands of one encoded frame: written now, or by the thread writing at this
+    /// moment, merged with the frames queued meanwhile (see [`Outbox`]). `Ok` means written or
+    /// handed to the thread that writes; an error is this thread's own failed write.
     pub(crate) fn send(&self, frame: Frame) -> Result<(), TransportError> {
-        let opcode = match frame.kind {
-            FrameKind::Text => Opcode::Text,
-            FrameKind::Binary => Opcode::Binary,
-        };
+        {
+            let mut outbox = self.outbox.lock();
+            outbox.queued.push(frame);
+            if outbox.writing {
+                return Ok(());
+            }
+            outbox.writing = true;
+        }
+        let mut batch = Vec::new();
+        loop {
+            {
+                let mut outbox = self.outbox.lock();
+                if outbox.queued.is_empty() {
+                    outbox.writing = false;
+                    return Ok(());
+                }
+                std::mem::swap(&mut outbox.queued, &mut batch);
+            }
+            let written = self.write_batch(&batch);
+            batch.clear();
+            if let Err(err) = written {
+                // The connection is lost; its calls fail when the reader reports the end.
+                let mut outbox = self.outbox.lock();
+                outbox.queued.clear();
+                outbox.writing = false;
+                return Err(err);
+            }
+        }
+    }
+
+    /// Writes `frames` with one system call, their commands merged into as few WebSocket frames
+    /// as [`MERGED_FRAME_LIMIT`] allows (encoded here, not by tungstenite, which would log
+    /// their payloads; see `transport::frame`).
+    fn write_batch(&self, frames: &[Frame]) -> Result<(), TransportError> {
         let mut state = self.state.lock();
         let state = &mut *state;
         // Whatever tungstenite queued itself (a pong, a close reply) goes first.
         state.socket.flush().map_err(|err| TransportError::with_source("write failed", err))?;
         state.write_buffer.clear();
-        encode_client_frame(opcode, &frame.data, new_mask(), &mut state.write_buffer);
+        let mut rest = frames;
+        while let Some(first) = rest.first() {
+            let mut size = first.data.len();
+            let mut count = 1;
+            while let Some(next) = rest.get(count) {
+                if size + 1 + next.data.len() > MERGED_FRAME_LIMIT {
+                    break;
+                }
+                size += 1 + next.data.len();
+                count += 1;
+            }
+            let (group, after) = rest.split_at(count);
+            rest = after;
+            let opcode = match first.kind {
+                FrameKind::Text => Opcode::Text,
+                FrameKind::Binary => Opcode::Binary,
+            };
+            if let [only] = group {
+                encode_client_frame(opcode, &only.data, new_mask(), &mut state.write_buffer);
+                continue;
+            }
+            state.merge_buffer.clear();
+            for (index, frame) in group.iter().enumerate() {
+                // JSON commands are one per line; Protobuf ones carry their own length prefix.
+                if index > 0 && frame.kind == FrameKind::Text {
+                    state.merge_buffer.push(b'\n');
+                }
+                state.merge_buffer.extend_from_slice(&frame.data);
+            }
+            encode_client_frame(opcode, &state.merge_buffer, new_mask(), &mut state.write_buffer);
+        }
         let stream = state.socket.get_mut();
         stream
             .write_all(&state.write_buffer)
@@ -176,7 +261,13 @@ impl Connection {
         let mut turn = self.turn.lock();
         turn.caller_reading = false;
         turn.epoch += 1;
-        if ended.is_some() {
+        // Calls that started while we read are not alone and do not read for themselves:
+        // the reader thread must take over now, not after its parked check.
+        let others_wait = route.has_pending();
+        if others_wait {
+            turn.used_by_caller = false;
+        }
+        if ended.is_some() || others_wait {
             turn.ended = ended;
             self.turn_left.notify_all();
         }
@@ -210,7 +301,7 @@ impl Connection {
                 }
             }
             self.backlog.wait_for_room(|| self.closing.load(Ordering::Acquire));
-            epoch = match self.wait_for_turn() {
+            epoch = match self.wait_for_turn(route) {
                 Ok(epoch) => epoch,
                 Err(end) => return end,
             };
@@ -228,13 +319,14 @@ impl Connection {
 
     /// Parks the reader thread while callers use the turn; returns the epoch to peek at, or
     /// how the connection ended.
-    fn wait_for_turn(&self) -> Result<u64, TransportEvent> {
+    fn wait_for_turn(&self, route: &CallRoute) -> Result<u64, TransportEvent> {
         let mut turn = self.turn.lock();
         loop {
             if let Some(end) = turn.ended.take() {
                 return Err(end);
             }
-            if !turn.caller_reading && !turn.used_by_caller {
+            // Calls waiting while no caller reads would wait for the parked check.
+            if !turn.caller_reading && (!turn.used_by_caller || route.has_pending()) {
                 break;
             }
             turn.used_by_caller = false;
@@ -333,8 +425,10 @@ pub(crate) fn run(
                 state: Mutex::new(SocketState {
                     socket: dialed.socket,
                     write_buffer: Vec::new(),
+                    merge_buffer: Vec::new(),
                     close_frame: None,
                 }),
+                outbox: Mutex::new(Outbox::default()),
                 tcp: dialed.tcp,
                 codec,
                 to_core: to_core.clone(),

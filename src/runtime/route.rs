@@ -67,6 +67,11 @@ impl CallRoute {
         self.state.lock().link.as_ref().map(|(_, connection)| Arc::clone(connection))
     }
 
+    /// Whether any direct call is still waiting for its reply.
+    pub(crate) fn has_pending(&self) -> bool {
+        !self.state.lock().pending.is_empty()
+    }
+
     /// Takes the slot of call `id` out, if it is still waiting here.
     pub(crate) fn take(&self, id: u32) -> Option<Slot> {
         self.state.lock().pending.remove(&id)

@@ -195,6 +195,26 @@ impl FakeConnection {
         }
     }
 
+    /// Waits until at least `bytes` sent by the client sit unread in the socket, at most
+    /// `timeout` (plain TCP only): with a message larger than the socket buffers, a sign that
+    /// the client is blocked in its write.
+    pub fn wait_until_unread(&self, bytes: usize, timeout: Duration) -> bool {
+        let ServerStream::Plain(stream) = self.socket.get_ref() else { return false };
+        let deadline = std::time::Instant::now() + timeout;
+        let mut scratch = vec![0u8; bytes];
+        while std::time::Instant::now() < deadline {
+            match stream.peek(&mut scratch) {
+                Ok(unread) if unread >= bytes => return true,
+                Ok(0) => return false,
+                Ok(_) => std::thread::yield_now(),
+                Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(err) if err.kind() == std::io::ErrorKind::TimedOut => {}
+                Err(_) => return false,
+            }
+        }
+        false
+    }
+
     /// Reads the connect command and answers it with `result`.
     pub fn accept_connect(&mut self, result: ConnectResult) {
         let commands = self.read_commands();
