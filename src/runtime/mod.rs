@@ -24,6 +24,7 @@ mod backlog;
 mod connection;
 mod core_loop;
 mod executor;
+mod oneshot;
 mod route;
 mod token;
 
@@ -53,7 +54,7 @@ use route::CallRoute;
 const CALLER_GRACE: Duration = Duration::from_secs(2);
 
 /// How a caller is answered: a one-shot channel.
-pub(crate) type Slot = Sender<Result<Reply, Error>>;
+pub(crate) type Slot = oneshot::Sender<Result<Reply, Error>>;
 
 /// Everything the core thread reacts to.
 pub(crate) enum Input {
@@ -218,7 +219,7 @@ impl Handles {
         // No early state check here: the core decides, after the inputs sent before this call
         // (a `connect()` just made must count).
         let deadline = Instant::now() + timeout;
-        let (slot, answer) = crossbeam_channel::bounded(1);
+        let (slot, answer) = oneshot::oneshot();
         if !request.expects_reply() {
             if let Some(connection) = self.route.connection() {
                 self.write(&connection, request.into_command(0))?;
@@ -234,7 +235,7 @@ impl Handles {
                     }
                 }
                 if alone {
-                    connection.read_for_caller(&self.route, deadline, || !answer.is_empty());
+                    connection.read_for_caller(&self.route, deadline, || answer.is_answered());
                 }
                 return match answer.recv_deadline(deadline) {
                     Ok(result) => result,
@@ -247,21 +248,21 @@ impl Handles {
         self.send(Input::Call { request, slot })?;
         match answer.recv_deadline(deadline + CALLER_GRACE) {
             Ok(result) => result,
-            Err(crossbeam_channel::RecvTimeoutError::Timeout) => Err(Error::Timeout),
+            Err(oneshot::Missing::Timeout) => Err(Error::Timeout),
             // The core thread dropped the slot unanswered: it has shut down.
-            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => Err(Error::Closed),
+            Err(oneshot::Missing::Disconnected) => Err(Error::Closed),
         }
     }
 
     /// Waits until the client is connected, at most until `deadline`.
     pub(crate) fn ready(&self, deadline: Instant) -> Result<(), Error> {
         let _lifted = self.lift_backlog_limit_for_callbacks();
-        let (slot, answer) = crossbeam_channel::bounded(1);
+        let (slot, answer) = oneshot::oneshot();
         self.send(Input::Ready { slot, deadline })?;
         match answer.recv_deadline(deadline + CALLER_GRACE) {
             Ok(result) => result.map(|_| ()),
-            Err(crossbeam_channel::RecvTimeoutError::Timeout) => Err(Error::Timeout),
-            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => Err(Error::Closed),
+            Err(oneshot::Missing::Timeout) => Err(Error::Timeout),
+            Err(oneshot::Missing::Disconnected) => Err(Error::Closed),
         }
     }
 
@@ -287,12 +288,12 @@ impl Handles {
     /// once subscribed, or fails it.
     pub(crate) fn sub_call(&self, sub: SubId, request: Request, timeout: Duration) -> Result<Reply, Error> {
         let _lifted = self.lift_backlog_limit_for_callbacks();
-        let (slot, answer) = crossbeam_channel::bounded(1);
+        let (slot, answer) = oneshot::oneshot();
         self.send(Input::SubCall { sub, request, slot })?;
-        match answer.recv_timeout(timeout + CALLER_GRACE) {
+        match answer.recv_deadline(Instant::now() + timeout + CALLER_GRACE) {
             Ok(result) => result,
-            Err(crossbeam_channel::RecvTimeoutError::Timeout) => Err(Error::Timeout),
-            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => Err(Error::Closed),
+            Err(oneshot::Missing::Timeout) => Err(Error::Timeout),
+            Err(oneshot::Missing::Disconnected) => Err(Error::Closed),
         }
     }
 

@@ -84,6 +84,23 @@ impl RawConnection {
         self.socket.send(message).expect("send a frame");
     }
 
+    /// Sends `commands` as one frame, each with the next id.
+    pub fn send_numbered(&mut self, mut commands: Vec<Command>) {
+        for command in &mut commands {
+            command.id = self.next_id;
+            self.next_id += 1;
+        }
+        self.send(&commands);
+    }
+
+    /// The replies that have come so far, reading one frame first if none has.
+    pub fn take_replies(&mut self) -> Vec<Reply> {
+        if self.replies.is_empty() {
+            self.read_frame();
+        }
+        self.replies.drain(..).collect()
+    }
+
     /// The next push, reading frames as needed.
     pub fn next_push(&mut self) -> Push {
         loop {

@@ -4,6 +4,9 @@
 //! publication pushes in them (JSON: one per line; Protobuf: one per length-delimited message;
 //! empty messages are pings), decoding nothing. `roundtrip` sends one command at a time and
 //! reads frames until the reply carrying its id has come, decoded with the crate's codec.
+//! `pipelined` keeps `workers` publishes in flight from one thread, the way no SDK can beat:
+//! each frame of replies is answered by one frame with as many new publishes. It measures what
+//! the server and the loopback allow for one connection.
 
 #[allow(dead_code)]
 #[path = "../../../../support/raw.rs"]
@@ -24,6 +27,7 @@ fn main() {
     match args.scenario.as_str() {
         "ingest" => ingest(&args),
         "roundtrip" => roundtrip(&args),
+        "pipelined" => pipelined(&args),
         other => fail(&format!("unsupported scenario {other}")),
     }
 }
@@ -128,5 +132,49 @@ fn roundtrip(args: &Args) {
     driver::result(json!({
         "count": count, "p50_us": p50, "p99_us": p99,
         "wall_s": wall.as_secs_f64(), "cpu_s": cpu.as_secs_f64(),
+    }));
+}
+
+fn pipelined(args: &Args) {
+    let count = args.number("count");
+    let window = args.number("workers").max(1);
+    let (mut connection, _) = RawConnection::connect(args.text("url"), args.protocol(), "");
+    let channel = args.text("channel").to_string();
+    let mut issued = 0u64;
+    let publishes = |how_many: u64, issued: &mut u64| -> Vec<Command> {
+        (0..how_many)
+            .map(|_| {
+                let data = format!(r#"{{"n":{issued}}}"#).into_bytes();
+                *issued += 1;
+                Command {
+                    publish: Some(PublishRequest {
+                        channel: channel.clone(),
+                        data: data.into(),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }
+            })
+            .collect()
+    };
+    let cpu_start = driver::cpu_time();
+    let started = Instant::now();
+    connection.send_numbered(publishes(window.min(count), &mut issued));
+    let mut done = 0u64;
+    while done < count {
+        let replies = connection.take_replies();
+        if let Some(failed) = replies.iter().find(|reply| reply.error.is_some()) {
+            fail(&format!("publish failed: {:?}", failed.error));
+        }
+        done += replies.len() as u64;
+        let more = (replies.len() as u64).min(count - issued);
+        if more > 0 {
+            connection.send_numbered(publishes(more, &mut issued));
+        }
+    }
+    let wall = started.elapsed().as_secs_f64();
+    let cpu = driver::cpu_time() - cpu_start;
+    driver::result(json!({
+        "count": count, "wall_s": wall, "cpu_s": cpu.as_secs_f64(), "msgs_per_s": count as f64 / wall,
     }));
 }

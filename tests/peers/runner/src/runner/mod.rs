@@ -109,7 +109,7 @@ fn run_case(
     for repetition in 0..case.repetitions {
         for offset in 0..participants.len() {
             let participant = &participants[(offset + repetition) % participants.len()];
-            if participant.baseline && !matches!(case.scenario, "ingest" | "roundtrip") {
+            if participant.baseline && !matches!(case.scenario, "ingest" | "roundtrip" | "pipelined") {
                 continue;
             }
             for format in FORMATS {

@@ -201,8 +201,13 @@ impl Report<'_> {
                     Metric::Throughput => {
                         if let Some((peer, value)) = best {
                             let met = ours >= 1.5 * value;
+                            // The raw pipeline is the server's and the loopback's ceiling.
+                            let ceiling = raw.map_or_else(String::new, |raw| {
+                                let above = if 1.5 * value > raw { ", above that" } else { "" };
+                                format!("; raw ceiling {}{above}", number(raw))
+                            });
                             line(format!(
-                                "{} {label}: {} publishes/s, target ≥ 1.5 × best peer ({peer}, {})",
+                                "{} {label}: {} publishes/s, target ≥ 1.5 × best peer ({peer}, {}){ceiling}",
                                 mark(met),
                                 number(ours),
                                 number(value)
