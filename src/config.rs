@@ -207,7 +207,9 @@ impl ClientConfig {
     }
 
     /// How many bytes of received data may wait for listener callbacks before the client stops
-    /// reading from the server (payloads, plus about 128 bytes per event). Defaults to 16 MiB.
+    /// reading from the server. Counted as they sit in memory, not as they came over the wire:
+    /// payloads, plus 512 bytes per event and the size of every decoded message still waiting
+    /// for the client's core thread. Defaults to 16 MiB.
     ///
     /// A listener that falls behind (it blocks, or is slower than the stream) so holds the
     /// server back instead of growing memory: the socket's buffers fill, and the server, whose

@@ -11,6 +11,11 @@
 //! recoverable subscriptions recover what they missed. Memory on our side stays at the limit
 //! plus what one read brings in (at most one message of `max_message_size`).
 //!
+//! Decoded frames waiting for the core thread have a bound of their own, [`FRAME_LIMIT`], far
+//! below the client's: the core never waits for anything, so the reader gains nothing by
+//! running further ahead of it, and a burst of replies (ten thousand subscribe results) would
+//! otherwise be decoded all at once, a peak the allocator keeps as resident memory long after.
+//!
 //! One exception keeps callbacks from deadlocking: while a callback waits for an SDK call, its
 //! lane cannot catch up and the reply sits behind the data it would have to handle first, so
 //! the limit is lifted until that call returns (the backlog may grow by what arrives meanwhile,
@@ -24,11 +29,16 @@ use parking_lot::{Condvar, Mutex};
 /// How often a reader waiting for the backlog to shrink checks whether its connection closed.
 const WAIT_CHECK: Duration = Duration::from_millis(50);
 
+/// How many bytes of decoded frames may wait for the core thread (see the module docs).
+const FRAME_LIMIT: usize = 1 << 20;
+
 /// Bytes received but not handled yet, shared by connections, the core and the lanes.
 #[derive(Debug)]
 pub(crate) struct Backlog {
     queued: AtomicUsize,
     limit: usize,
+    /// The part of `queued` that is decoded frames the core thread has not handled yet.
+    frames: AtomicUsize,
     /// Callbacks waiting for an SDK call right now.
     waiting_callbacks: AtomicUsize,
     lock: Mutex<()>,
@@ -40,6 +50,7 @@ impl Backlog {
         Backlog {
             queued: AtomicUsize::new(0),
             limit,
+            frames: AtomicUsize::new(0),
             waiting_callbacks: AtomicUsize::new(0),
             lock: Mutex::new(()),
             shrunk: Condvar::new(),
@@ -59,10 +70,26 @@ impl Backlog {
         }
     }
 
+    /// Counts a decoded frame of `bytes` handed to the core thread.
+    pub(crate) fn add_frame(&self, bytes: usize) {
+        self.frames.fetch_add(bytes, Ordering::AcqRel);
+        self.add(bytes);
+    }
+
+    /// The core thread has turned `bytes` of frames into events (counted on their own).
+    pub(crate) fn frames_handled(&self, bytes: usize) {
+        let before = self.frames.fetch_sub(bytes, Ordering::AcqRel);
+        if before > FRAME_LIMIT && before - bytes <= FRAME_LIMIT {
+            self.wake_readers();
+        }
+        self.remove(bytes);
+    }
+
     /// Whether connections should stop reading.
     pub(crate) fn is_full(&self) -> bool {
-        self.queued.load(Ordering::Acquire) > self.limit
-            && self.waiting_callbacks.load(Ordering::Acquire) == 0
+        self.frames.load(Ordering::Acquire) > FRAME_LIMIT
+            || (self.queued.load(Ordering::Acquire) > self.limit
+                && self.waiting_callbacks.load(Ordering::Acquire) == 0)
     }
 
     /// Blocks while the backlog is full, until `stop` says the caller has no reason to read any
@@ -119,6 +146,20 @@ mod tests {
         backlog.add(1);
         assert!(backlog.is_full());
         backlog.remove(1);
+        assert!(!backlog.is_full());
+    }
+
+    #[test]
+    fn frames_waiting_for_the_core_have_a_tighter_bound() {
+        let backlog = Backlog::new(usize::MAX);
+        backlog.add_frame(FRAME_LIMIT);
+        assert!(!backlog.is_full());
+        backlog.add_frame(1);
+        assert!(backlog.is_full(), "over the frame bound although far under the client's");
+        let waiting = backlog.callback_waits();
+        assert!(backlog.is_full(), "the core never waits for callbacks: no exception here");
+        drop(waiting);
+        backlog.frames_handled(FRAME_LIMIT + 1);
         assert!(!backlog.is_full());
     }
 

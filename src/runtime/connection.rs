@@ -373,7 +373,10 @@ impl Connection {
             if let Err(err) = self.codec.decode(&frame, &mut replies) {
                 return Some(TransportEvent::ProtocolError(err.to_string()));
             }
-            self.deliver(replies, frame.data.len(), route);
+            // Decoded replies take several times the room of their bytes on the wire (and a
+            // Protobuf payload keeps its frame alive): the backlog counts both.
+            let bytes = frame.data.len() + replies.len() * std::mem::size_of::<Reply>();
+            self.deliver(replies, bytes, route);
         }
         end
     }
@@ -394,7 +397,7 @@ impl Connection {
             }
         });
         if !replies.is_empty() {
-            self.backlog.add(bytes);
+            self.backlog.add_frame(bytes);
             self.report(TransportEvent::Frame(replies, bytes));
         }
     }

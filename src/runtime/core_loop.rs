@@ -117,7 +117,7 @@ impl CoreLoop {
                 self.core.tick(now);
             }
             self.apply_effects();
-            self.backlog.remove(std::mem::take(&mut self.handled_frame_bytes));
+            self.backlog.frames_handled(std::mem::take(&mut self.handled_frame_bytes));
         }
         self.shut_down();
     }
