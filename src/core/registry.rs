@@ -13,7 +13,9 @@ use std::time::Instant;
 use super::subscriptions::{Sub, SubId};
 
 pub(super) struct Registry<S> {
-    subs: HashMap<SubId, Sub<S>>,
+    /// Boxed: a hash map keeps up to half of its slots empty, and a slot is as large as what it
+    /// holds; with ten thousand subscriptions that was megabytes of nothing.
+    subs: HashMap<SubId, Box<Sub<S>>>,
     by_channel: HashMap<String, SubId>,
     ordered: Vec<SubId>,
     /// The earliest deadline of any subscription; `None` when it must be recomputed.
@@ -33,7 +35,7 @@ impl<S> Default for Registry<S> {
 
 impl<S> Registry<S> {
     pub(super) fn insert(&mut self, id: SubId, channel: String, sub: Sub<S>) {
-        self.subs.insert(id, sub);
+        self.subs.insert(id, Box::new(sub));
         self.by_channel.insert(channel, id);
         if let Err(at) = self.ordered.binary_search(&id) {
             self.ordered.insert(at, id);
@@ -54,17 +56,17 @@ impl<S> Registry<S> {
     }
 
     pub(super) fn get(&self, id: SubId) -> Option<&Sub<S>> {
-        self.subs.get(&id)
+        self.subs.get(&id).map(|sub| &**sub)
     }
 
     pub(super) fn get_mut(&mut self, id: SubId) -> Option<&mut Sub<S>> {
         self.deadline.set(None);
-        self.subs.get_mut(&id)
+        self.subs.get_mut(&id).map(|sub| &mut **sub)
     }
 
     /// For changes that never touch a subscription's timers (offset, delta base).
     pub(super) fn get_mut_keeping_timers(&mut self, id: SubId) -> Option<&mut Sub<S>> {
-        self.subs.get_mut(&id)
+        self.subs.get_mut(&id).map(|sub| &mut **sub)
     }
 
     pub(super) fn by_channel(&self, channel: &str) -> Option<SubId> {
@@ -78,14 +80,14 @@ impl<S> Registry<S> {
 
     pub(super) fn values_mut(&mut self) -> impl Iterator<Item = &mut Sub<S>> {
         self.deadline.set(None);
-        self.subs.values_mut()
+        self.subs.values_mut().map(|sub| &mut **sub)
     }
 
     pub(super) fn next_deadline(&self) -> Option<Instant> {
         if let Some(cached) = self.deadline.get() {
             return cached;
         }
-        let earliest = self.subs.values().filter_map(Sub::next_deadline).min();
+        let earliest = self.subs.values().filter_map(|sub| sub.next_deadline()).min();
         self.deadline.set(Some(earliest));
         earliest
     }
