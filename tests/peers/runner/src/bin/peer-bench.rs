@@ -1,6 +1,7 @@
 //! The side-by-side benchmark: `cargo run --release -p centrifuge-peer-bench --bin peer-bench`
 //! (add `-- --quick` for the small run CI makes, `--only go,js` to limit the peers, `--out
-//! <file>` to write the report there too). See tests/peers/README.md.
+//! <file>` to write the report there too). Exits non-zero when this crate's or the raw
+//! baseline's driver fails a case. See tests/peers/README.md.
 
 use centrifuge_peer_bench::runner::{self, Options};
 
@@ -22,12 +23,19 @@ fn main() {
         }
     }
     match runner::run(&options) {
-        Ok(report) => {
-            println!("{report}");
+        Ok(outcome) => {
+            println!("{}", outcome.report);
             if let Some(path) = out
-                && let Err(err) = std::fs::write(&path, &report)
+                && let Err(err) = std::fs::write(&path, &outcome.report)
             {
                 eprintln!("cannot write {path}: {err}");
+                std::process::exit(1);
+            }
+            if !outcome.own_failures.is_empty() {
+                eprintln!("peer-bench: this crate's or the raw baseline's driver failed:");
+                for failure in &outcome.own_failures {
+                    eprintln!("  {failure}");
+                }
                 std::process::exit(1);
             }
         }

@@ -16,7 +16,7 @@ use serde_json::json;
 use crate::blaster::Blaster;
 use cases::{Case, Target};
 use participants::{Layout, Participant};
-use report::{FORMATS, OFFICIAL, OURS, Report, Results};
+use report::{FORMATS, OFFICIAL, OURS, RAW, Report, Results};
 
 /// How the runner was asked to run.
 pub struct Options {
@@ -26,11 +26,20 @@ pub struct Options {
     pub only: Vec<String>,
 }
 
+/// What a run produced.
+pub struct Outcome {
+    /// The markdown report.
+    pub report: String,
+    /// Case runs in which this crate's driver or the raw baseline failed: a broken harness or
+    /// a broken client, never the peers' business.
+    pub own_failures: Vec<String>,
+}
+
 /// The longest a single driver run may take.
 const RUN_LIMIT: Duration = Duration::from_secs(300);
 
 /// Runs everything and returns the markdown report.
-pub fn run(options: &Options) -> Result<String, String> {
+pub fn run(options: &Options) -> Result<Outcome, String> {
     let layout = Layout::new();
     eprintln!("building the participants…");
     let mut participants = Vec::new();
@@ -77,7 +86,7 @@ pub fn run(options: &Options) -> Result<String, String> {
         centrifuge_test_harness::CENTRIFUGO_VERSION,
         if options.quick { 1 } else { 3 },
     );
-    Ok(Report {
+    let report = Report {
         cases: &cases,
         participants: &names,
         missing: &missing,
@@ -85,7 +94,14 @@ pub fn run(options: &Options) -> Result<String, String> {
         builds: &builds,
         header,
     }
-    .markdown())
+    .markdown();
+    let own_failures = results
+        .failures
+        .iter()
+        .filter(|((_, name, _), _)| name == OURS || name == RAW)
+        .map(|((case, name, format), why)| format!("{} {name} {format}: {why}", cases[*case].id))
+        .collect();
+    Ok(Outcome { report, own_failures })
 }
 
 fn selected(options: &Options, name: &str) -> bool {
