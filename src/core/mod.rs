@@ -156,7 +156,9 @@ pub(crate) enum Effect<S> {
     /// Open connection `generation` and report `opened`, `dial_failed`, frames and `closed`.
     Dial { generation: u64 },
     /// Write `command` on connection `generation`. Consecutive sends share one frame.
-    Send { generation: u64, command: Command },
+    /// Large variants are boxed: effects queue up by the thousand in a busy round (ten
+    /// thousand subscribes), and every one of them is as large as the largest variant.
+    Send { generation: u64, command: Box<Command> },
     /// Connection `generation` is up at the protocol level: calls may use it directly.
     Up { generation: u64 },
     /// Close connection `generation` (or abandon its dial); calls in flight on it are lost.
@@ -166,7 +168,7 @@ pub(crate) enum Effect<S> {
     /// Hand an event to the client listener.
     Emit(ClientEvent),
     /// Answer a caller.
-    Complete { slot: S, result: Result<Reply, Error> },
+    Complete { slot: S, result: Box<Result<Reply, Error>> },
     /// The client state changed (published before the events that explain it).
     State(ClientState),
     /// Call the token getter of subscription `sub` and report with this attempt number.
@@ -403,7 +405,7 @@ impl<S> Core<S> {
             })),
             ..Default::default()
         };
-        self.effects.push(Effect::Send { generation, command });
+        self.effects.push(Effect::Send { generation, command: Box::new(command) });
         self.link = Link::Handshaking { generation, connect_id, deadline: now + self.config.timeout };
         // Subscribes share the connect command's frame; the server handles them in order.
         self.resubscribe_all(now);
@@ -685,7 +687,7 @@ impl<S> Core<S> {
                 self.server_push(*push);
             }
         } else if self.ping.is_some_and(|ping| ping.pong) {
-            self.effects.push(Effect::Send { generation, command: Command::default() });
+            self.effects.push(Effect::Send { generation, command: Box::default() });
         }
     }
 
@@ -696,12 +698,12 @@ impl<S> Core<S> {
             return;
         };
         if !request.expects_reply() {
-            self.effects.push(Effect::Send { generation, command: request.into_command(0) });
+            self.effects.push(Effect::Send { generation, command: Box::new(request.into_command(0)) });
             self.complete(slot, Ok(Reply::default()));
             return;
         }
         let id = self.next_id();
-        self.effects.push(Effect::Send { generation, command: request.into_command(id) });
+        self.effects.push(Effect::Send { generation, command: Box::new(request.into_command(id)) });
         self.calls.insert(id, Purpose::User(slot), deadline);
     }
 
@@ -745,7 +747,7 @@ impl<S> Core<S> {
         self.token = token.clone();
         let id = self.next_id();
         let command = Command { id, refresh: Some(RefreshRequest { token }), ..Default::default() };
-        self.effects.push(Effect::Send { generation, command });
+        self.effects.push(Effect::Send { generation, command: Box::new(command) });
         self.calls.insert(id, Purpose::Refresh, now + self.config.timeout);
         self.refresh = Refresh::InFlight;
     }
@@ -870,6 +872,6 @@ impl<S> Core<S> {
     }
 
     fn complete(&mut self, slot: S, result: Result<Reply, Error>) {
-        self.effects.push(Effect::Complete { slot, result });
+        self.effects.push(Effect::Complete { slot, result: Box::new(result) });
     }
 }

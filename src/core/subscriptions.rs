@@ -269,7 +269,7 @@ impl<S> Core<S> {
         };
         sub.phase = Phase::InFlight(command_id);
         let command = Command { id: command_id, subscribe: Some(Box::new(request)), ..Default::default() };
-        self.effects.push(super::Effect::Send { generation, command });
+        self.effects.push(super::Effect::Send { generation, command: Box::new(command) });
         self.calls.insert(command_id, Purpose::Subscribe(id), now + self.config.timeout);
     }
 
@@ -280,7 +280,7 @@ impl<S> Core<S> {
             unsubscribe: Some(UnsubscribeRequest { channel }),
             ..Default::default()
         };
-        self.effects.push(super::Effect::Send { generation, command });
+        self.effects.push(super::Effect::Send { generation, command: Box::new(command) });
         self.calls.insert(command_id, Purpose::Unsubscribe(id), now + self.config.timeout);
     }
 
@@ -489,7 +489,7 @@ impl<S> Core<S> {
         let request =
             SubRefreshRequest { channel: sub.settings.channel.clone(), token, ..Default::default() };
         let command = Command { id: command_id, sub_refresh: Some(Box::new(request)), ..Default::default() };
-        self.effects.push(super::Effect::Send { generation, command });
+        self.effects.push(super::Effect::Send { generation, command: Box::new(command) });
         self.calls.insert(command_id, Purpose::SubRefresh(id), now + self.config.timeout);
     }
 

@@ -108,7 +108,7 @@ fn sent(effects: &[Effect<u32>], on: u64) -> Vec<Command> {
     effects
         .iter()
         .filter_map(|effect| match effect {
-            Effect::Send { generation, command } if *generation == on => Some(command.clone()),
+            Effect::Send { generation, command } if *generation == on => Some((**command).clone()),
             _ => None,
         })
         .collect()
@@ -128,7 +128,7 @@ fn completions(effects: &[Effect<u32>]) -> Vec<(u32, Result<Reply, Error>)> {
     effects
         .iter()
         .filter_map(|effect| match effect {
-            Effect::Complete { slot, result } => Some((*slot, result.clone())),
+            Effect::Complete { slot, result } => Some((*slot, (**result).clone())),
             _ => None,
         })
         .collect()

@@ -191,7 +191,7 @@ impl CoreLoop {
                     self.write(batch_generation, std::mem::take(&mut batch));
                 }
                 batch_generation = generation;
-                batch.push(command);
+                batch.push(*command);
                 continue;
             }
             if !batch.is_empty() {
@@ -215,7 +215,7 @@ impl CoreLoop {
                 }
                 Effect::Complete { slot, result } => {
                     // The caller may have given up waiting; that is fine.
-                    let _ = slot.send(result);
+                    let _ = slot.send(*result);
                 }
                 Effect::State(state) => self.shared.set_state(state),
                 Effect::FetchSubToken { attempt, sub, channel } => {
