@@ -50,6 +50,7 @@ pub mod listener;
 mod protocol;
 mod runtime;
 mod subscription;
+mod sync;
 mod token;
 mod transport;
 mod types;
