@@ -28,7 +28,7 @@ use centrifuge_blocking::{
     Client, ClientConfig, ClientEvent, ClientState, Error, Protocol, SubscriptionConfig, SubscriptionEvent,
     codes,
 };
-use support::events::{Events, SubEvents, client, subscription};
+use support::events::{Events, SubEvents, client, rss_kib, subscription};
 use support::fake_server::{FakeConnection, FakeServer, connect_result};
 use support::panics;
 use tungstenite::Message;
@@ -616,13 +616,4 @@ fn a_publication_before_the_subscribe_reply_is_ignored() {
     assert_eq!(events.publication().data(), b"11");
     client.close();
     panics::assert_none();
-}
-
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()
-        })
-        .unwrap_or(0)
 }

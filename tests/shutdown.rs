@@ -18,7 +18,7 @@ use centrifuge_blocking::{
     TokenError, listener::NoopListener,
 };
 use centrifuge_test_harness::{Centrifugo, Claims, HMAC_SECRET, RPC_SLOW_METHOD, slow_calls_started};
-use support::events::{client, settled_thread_count, thread_count};
+use support::events::{client, rss_kib, settled_thread_count, thread_count};
 use support::fake_server::{FakeServer, connect_result};
 use support::panics;
 use support::proxy::ConnectProxy;
@@ -418,13 +418,4 @@ fn wait_for_no_client_threads(limit: Duration) {
 
 fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd").map(|entries| entries.count()).unwrap_or(0)
-}
-
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()
-        })
-        .unwrap_or(0)
 }

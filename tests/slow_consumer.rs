@@ -13,7 +13,7 @@ use centrifuge_blocking::{ClientConfig, ClientEvent, Protocol, SubscriptionConfi
 use centrifuge_test_harness::Centrifugo;
 use crossbeam_channel::Receiver;
 use serde_json::json;
-use support::events::client;
+use support::events::{client, rss_kib};
 
 in_both_protocols!(
     a_blocked_listener_holds_the_server_back_and_the_stream_recovers,
@@ -181,13 +181,4 @@ fn calls_from_callbacks_complete_while_the_queue_is_full(protocol: Protocol) {
 
 fn next(seen: &Receiver<Seen>) -> Seen {
     seen.recv_timeout(Duration::from_secs(30)).expect("the stream goes on")
-}
-
-fn rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
 }

@@ -100,6 +100,15 @@ impl<T> Receiver<T> {
 
     /// Waits for the answer until `deadline`.
     pub(crate) fn recv_deadline(&self, deadline: Instant) -> Result<T, Missing> {
+        self.wait(Some(deadline))
+    }
+
+    /// Waits for the answer as long as a sender may still give it.
+    pub(crate) fn recv(&self) -> Result<T, Missing> {
+        self.wait(None)
+    }
+
+    fn wait(&self, deadline: Option<Instant>) -> Result<T, Missing> {
         let mut state = self.shared.state.lock();
         loop {
             match std::mem::replace(&mut *state, State::Done) {
@@ -107,26 +116,15 @@ impl<T> Receiver<T> {
                 State::Done => return Err(Missing::Disconnected),
                 waiting @ State::Waiting { .. } => {
                     *state = waiting;
+                    let Some(deadline) = deadline else {
+                        self.shared.changed.wait(&mut state);
+                        continue;
+                    };
                     if self.shared.changed.wait_until(&mut state, deadline).timed_out()
                         && matches!(*state, State::Waiting { .. })
                     {
                         return Err(Missing::Timeout);
                     }
-                }
-            }
-        }
-    }
-
-    /// Waits for the answer as long as a sender may still give it.
-    pub(crate) fn recv(&self) -> Result<T, Missing> {
-        let mut state = self.shared.state.lock();
-        loop {
-            match std::mem::replace(&mut *state, State::Done) {
-                State::Answered(value) => return Ok(value),
-                State::Done => return Err(Missing::Disconnected),
-                waiting @ State::Waiting { .. } => {
-                    *state = waiting;
-                    self.shared.changed.wait(&mut state);
                 }
             }
         }

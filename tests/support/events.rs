@@ -94,6 +94,16 @@ impl Events {
     }
 }
 
+/// Resident memory of this process right now, KiB (0 when /proc cannot tell).
+pub fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()
+        })
+        .unwrap_or(0)
+}
+
 /// The number of threads in this process right now.
 pub fn thread_count() -> usize {
     std::fs::read_dir("/proc/self/task").map(|tasks| tasks.count()).unwrap_or(0)
