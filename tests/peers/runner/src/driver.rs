@@ -2,7 +2,7 @@
 //! process's own CPU, wake-ups, memory and threads, and the `RESULT` line.
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use centrifuge_blocking::Protocol;
 use nix::sys::resource::{UsageWho, getrusage};
@@ -111,4 +111,24 @@ pub fn percentiles(mut samples: Vec<Duration>) -> (f64, f64) {
         samples.get(index).map_or(0.0, |sample| sample.as_secs_f64() * 1e6)
     };
     (at(0.50), at(0.99))
+}
+
+/// The measured part of `roundtrip`: `count` sequential calls, each timed, then the `RESULT`
+/// line with p50, p99, wall and CPU time. A failed call ends the driver.
+pub fn timed_round_trips(count: usize, mut call: impl FnMut() -> Result<(), String>) {
+    let cpu_start = cpu_time();
+    let started = Instant::now();
+    let mut samples = Vec::with_capacity(count);
+    for _ in 0..count {
+        let sent = Instant::now();
+        call().unwrap_or_else(|why| fail(&format!("call failed: {why}")));
+        samples.push(sent.elapsed());
+    }
+    let wall = started.elapsed();
+    let cpu = cpu_time() - cpu_start;
+    let (p50, p99) = percentiles(samples);
+    result(serde_json::json!({
+        "count": count, "p50_us": p50, "p99_us": p99,
+        "wall_s": wall.as_secs_f64(), "cpu_s": cpu.as_secs_f64(),
+    }));
 }

@@ -99,21 +99,7 @@ fn roundtrip(args: &Args) {
     for _ in 0..WARM_UP {
         call().unwrap_or_else(|err| fail(&format!("warm-up call failed: {err}")));
     }
-    let cpu_start = driver::cpu_time();
-    let started = Instant::now();
-    let mut samples = Vec::with_capacity(count);
-    for _ in 0..count {
-        let sent = Instant::now();
-        call().unwrap_or_else(|err| fail(&format!("call failed: {err}")));
-        samples.push(sent.elapsed());
-    }
-    let wall = started.elapsed();
-    let cpu = driver::cpu_time() - cpu_start;
-    let (p50, p99) = driver::percentiles(samples);
-    driver::result(json!({
-        "count": count, "p50_us": p50, "p99_us": p99,
-        "wall_s": wall.as_secs_f64(), "cpu_s": cpu.as_secs_f64(),
-    }));
+    driver::timed_round_trips(count, || call().map_err(|err| err.to_string()));
     client.close();
 }
 

@@ -115,24 +115,10 @@ fn roundtrip(args: &Args) {
     for _ in 0..WARM_UP {
         connection.request(command());
     }
-    let cpu_start = driver::cpu_time();
-    let started = Instant::now();
-    let mut samples = Vec::with_capacity(count);
-    for _ in 0..count {
-        let sent = Instant::now();
-        let reply = connection.request(command());
-        if reply.error.is_some() {
-            fail(&format!("call failed: {:?}", reply.error));
-        }
-        samples.push(sent.elapsed());
-    }
-    let wall = started.elapsed();
-    let cpu = driver::cpu_time() - cpu_start;
-    let (p50, p99) = driver::percentiles(samples);
-    driver::result(json!({
-        "count": count, "p50_us": p50, "p99_us": p99,
-        "wall_s": wall.as_secs_f64(), "cpu_s": cpu.as_secs_f64(),
-    }));
+    driver::timed_round_trips(count, || match connection.request(command()).error {
+        Some(error) => Err(format!("{error:?}")),
+        None => Ok(()),
+    });
 }
 
 fn pipelined(args: &Args) {
