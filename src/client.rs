@@ -73,7 +73,7 @@ struct Inner {
     protocol: Protocol,
     /// The client-side subscriptions by channel. Holds the subscriptions' shared parts, which
     /// point nowhere back, so there is no reference cycle.
-    subscriptions: Mutex<BTreeMap<String, Arc<SubscriptionShared>>>,
+    subscriptions: Mutex<BTreeMap<Arc<str>, Arc<SubscriptionShared>>>,
     next_subscription: AtomicU64,
 }
 
@@ -278,9 +278,10 @@ impl Client {
             return Err(Error::DuplicateSubscription(channel.to_string()));
         }
         let id = self.inner.next_subscription.fetch_add(1, Ordering::Relaxed);
-        let shared = Arc::new(SubscriptionShared::new(id, channel));
+        let channel: Arc<str> = Arc::from(channel);
+        let shared = Arc::new(SubscriptionShared::new(id, Arc::clone(&channel)));
         let settings = SubSettings {
-            channel: channel.to_string(),
+            channel: Arc::clone(&channel),
             token: config.token.clone(),
             has_token_getter: config.token_getter.is_some(),
             has_state_getter: config.state_getter.is_some(),
@@ -291,8 +292,8 @@ impl Client {
             recoverable: config.recoverable,
             join_leave: config.join_leave,
             delta: config.delta,
-            since: config.since.clone(),
-            tags_filter: config.tags_filter.clone().map(|filter| filter.0),
+            since: config.since.clone().map(Box::new),
+            tags_filter: config.tags_filter.clone().map(|filter| Box::new(filter.0)),
         };
         self.inner.runtime.handles().send(Input::AddSubscription(Box::new(NewSubscription {
             id,
@@ -302,7 +303,7 @@ impl Client {
             listener: Box::new(listener),
             state: shared.state_cell(),
         })))?;
-        registry.insert(channel.to_string(), Arc::clone(&shared));
+        registry.insert(channel, Arc::clone(&shared));
         Ok(Subscription::new(shared, self.inner.runtime.handles(), self.inner.timeout, self.inner.protocol))
     }
 

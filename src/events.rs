@@ -5,6 +5,8 @@
 //! server's disconnect codes, and server error codes (e.g. 101, 103) appear when the server
 //! refused the connection.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 
 #[cfg(doc)]
@@ -215,7 +217,7 @@ impl SubscribingEvent {
 /// A subscription is subscribed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SubscribedEvent {
-    pub(crate) channel: String,
+    pub(crate) channel: Arc<str>,
     pub(crate) was_recovering: bool,
     pub(crate) recovered: bool,
     pub(crate) positioned: bool,
@@ -226,7 +228,10 @@ pub struct SubscribedEvent {
 
 impl SubscribedEvent {
     /// The event for a subscribe result (client-side) or a connect result entry (server-side).
-    pub(crate) fn from_result(channel: String, result: &crate::protocol::SubscribeResult) -> SubscribedEvent {
+    pub(crate) fn from_result(
+        channel: Arc<str>,
+        result: &crate::protocol::SubscribeResult,
+    ) -> SubscribedEvent {
         SubscribedEvent {
             channel,
             was_recovering: result.was_recovering,
@@ -305,7 +310,7 @@ impl UnsubscribedEvent {
 /// A publication in a subscribed channel.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PublicationEvent {
-    pub(crate) channel: String,
+    pub(crate) channel: Arc<str>,
     pub(crate) publication: Publication,
 }
 
@@ -334,8 +339,8 @@ impl PublicationEvent {
 /// Someone subscribed to the channel (with join/leave enabled).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct JoinEvent {
-    pub(crate) channel: String,
-    pub(crate) info: ClientInfo,
+    pub(crate) channel: Arc<str>,
+    pub(crate) info: Box<ClientInfo>,
 }
 
 impl JoinEvent {
@@ -353,8 +358,8 @@ impl JoinEvent {
 /// Someone unsubscribed from the channel (with join/leave enabled).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LeaveEvent {
-    pub(crate) channel: String,
-    pub(crate) info: ClientInfo,
+    pub(crate) channel: Arc<str>,
+    pub(crate) info: Box<ClientInfo>,
 }
 
 impl LeaveEvent {
@@ -396,7 +401,7 @@ pub type ServerSubscribedEvent = SubscribedEvent;
 /// A server-side subscription is being restored after the connection was lost.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServerSubscribingEvent {
-    pub(crate) channel: String,
+    pub(crate) channel: Arc<str>,
 }
 
 impl ServerSubscribingEvent {
@@ -409,7 +414,7 @@ impl ServerSubscribingEvent {
 /// A server-side subscription ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServerUnsubscribedEvent {
-    pub(crate) channel: String,
+    pub(crate) channel: Arc<str>,
 }
 
 impl ServerUnsubscribedEvent {

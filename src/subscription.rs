@@ -16,15 +16,15 @@ use crate::types::{HistoryResult, PresenceResult, PresenceStats, SubscriptionSta
 #[derive(Debug)]
 pub(crate) struct SubscriptionShared {
     id: SubId,
-    channel: String,
+    channel: Arc<str>,
     state: Arc<AtomicU8>,
 }
 
 impl SubscriptionShared {
-    pub(crate) fn new(id: SubId, channel: &str) -> SubscriptionShared {
+    pub(crate) fn new(id: SubId, channel: Arc<str>) -> SubscriptionShared {
         SubscriptionShared {
             id,
-            channel: channel.to_string(),
+            channel,
             state: Arc::new(AtomicU8::new(SubscriptionState::Unsubscribed.to_u8())),
         }
     }

@@ -105,7 +105,8 @@ impl From<protocol::ClientInfo> for ClientInfo {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Publication {
     data: Bytes,
-    info: Option<ClientInfo>,
+    /// Boxed: rare, and a third of the size of every publication event otherwise.
+    info: Option<Box<ClientInfo>>,
     offset: u64,
     tags: BTreeMap<String, String>,
 }
@@ -123,7 +124,7 @@ impl Publication {
 
     /// The publisher, when a client published it.
     pub fn info(&self) -> Option<&ClientInfo> {
-        self.info.as_ref()
+        self.info.as_deref()
     }
 
     /// The offset in the channel's history stream (0 when the channel keeps no history).
@@ -141,7 +142,7 @@ impl From<protocol::Publication> for Publication {
     fn from(publication: protocol::Publication) -> Publication {
         Publication {
             data: publication.data,
-            info: publication.info.map(ClientInfo::from),
+            info: publication.info.map(|info| Box::new(ClientInfo::from(*info))),
             offset: publication.offset,
             tags: publication.tags,
         }
@@ -255,7 +256,7 @@ impl Publication {
     pub(crate) fn with_data(publication: protocol::Publication, data: Bytes) -> Publication {
         Publication {
             data,
-            info: publication.info.map(ClientInfo::from),
+            info: publication.info.map(|info| Box::new(ClientInfo::from(*info))),
             offset: publication.offset,
             tags: publication.tags,
         }

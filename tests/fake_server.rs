@@ -87,7 +87,7 @@ fn a_message_push_reaches_on_message(protocol: Protocol) {
     let server = FakeServer::start(protocol, |_, mut connection| {
         connection.accept_connect(connect_result("c", 0));
         let push = Push {
-            message: Some(Message { data: Bytes::from_static(br#"{"note":"from the server"}"#) }),
+            message: Some(Box::new(Message { data: Bytes::from_static(br#"{"note":"from the server"}"#) })),
             ..Default::default()
         };
         connection.reply(&[Reply { push: Some(push), ..Default::default() }]);

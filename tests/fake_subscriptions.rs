@@ -71,7 +71,7 @@ fn unsubscribe_push(protocol: Protocol, code: u32) -> (Command, Command) {
         connection.reply(&[push(
             "news",
             Push {
-                unsubscribe: Some(Unsubscribe { code, reason: "resubscribe please".into() }),
+                unsubscribe: Some(Box::new(Unsubscribe { code, reason: "resubscribe please".into() })),
                 ..Default::default()
             },
         )]);

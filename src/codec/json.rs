@@ -7,6 +7,8 @@
 //! also accepts an array of a struct's fields in declaration order; no server sends that, and
 //! the values in such an array are still type-checked, so it is left as a harmless leniency.
 
+use bytes::Bytes;
+
 use super::{CodecError, WireMessage};
 
 /// Whether a field holds its zero value and is left out of the JSON object.
@@ -26,9 +28,15 @@ pub(super) fn encode<M: WireMessage>(messages: &[M]) -> Result<Vec<u8>, CodecErr
     Ok(out)
 }
 
-pub(super) fn decode<M: WireMessage>(frame: &[u8], out: &mut Vec<M>) -> Result<(), CodecError> {
-    for (line, text) in frame.split(|&byte| byte == b'\n').enumerate() {
-        let text = text.trim_ascii();
+pub(super) fn decode<M: WireMessage>(frame: &Bytes, out: &mut Vec<M>) -> Result<(), CodecError> {
+    let _payloads_from = raw::FrameScope::enter(frame);
+    // Growing the vector one message at a time moves every decoded message several times.
+    out.reserve(memchr::memchr_iter(b'\n', frame).count() + 1);
+    let mut start = 0;
+    let ends = memchr::memchr_iter(b'\n', frame).chain(std::iter::once(frame.len()));
+    for (line, end) in ends.enumerate() {
+        let text = frame[start..end].trim_ascii();
+        start = end + 1;
         if text.is_empty() {
             continue;
         }
@@ -45,6 +53,8 @@ pub(super) fn decode<M: WireMessage>(frame: &[u8], out: &mut Vec<M>) -> Result<(
 
 /// Serde adapter for `bytes` fields: the payload is a JSON value embedded as is.
 pub(crate) mod raw {
+    use std::cell::RefCell;
+
     use bytes::Bytes;
     use serde::de::Error as _;
     use serde::ser::Error as _;
@@ -65,6 +75,40 @@ pub(crate) mod raw {
     pub(crate) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Bytes, D::Error> {
         let value = <&'de RawValue>::deserialize(deserializer)
             .map_err(|err| D::Error::custom(format_args!("payload must be an embedded JSON value: {err}")))?;
-        Ok(Bytes::copy_from_slice(value.get().as_bytes()))
+        let payload = value.get().as_bytes();
+        Ok(FRAME.with_borrow(|frame| match frame {
+            Some(frame) if contains(frame, payload) => frame.slice_ref(payload),
+            _ => Bytes::copy_from_slice(payload),
+        }))
+    }
+
+    thread_local! {
+        /// The frame being decoded on this thread, if any.
+        static FRAME: RefCell<Option<Bytes>> = const { RefCell::new(None) };
+    }
+
+    /// While alive, payloads read on this thread that lie inside `frame` share its memory
+    /// instead of being copied, the way Protobuf payloads do (serde cannot pass the frame down
+    /// to a field's deserializer any other way).
+    pub(super) struct FrameScope;
+
+    impl FrameScope {
+        pub(super) fn enter(frame: &Bytes) -> FrameScope {
+            FRAME.set(Some(frame.clone()));
+            FrameScope
+        }
+    }
+
+    impl Drop for FrameScope {
+        fn drop(&mut self) {
+            FRAME.set(None);
+        }
+    }
+
+    /// Whether `part` lies within `whole` (by address: `Bytes::slice_ref` requires it).
+    fn contains(whole: &[u8], part: &[u8]) -> bool {
+        let whole_start = whole.as_ptr() as usize;
+        let part_start = part.as_ptr() as usize;
+        part_start >= whole_start && part_start + part.len() <= whole_start + whole.len()
     }
 }

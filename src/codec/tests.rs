@@ -542,12 +542,12 @@ fn subscribe_reply_with_recovered_publications() {
                 Publication { data: raw(r#"{"n":1}"#), offset: 4, ..Default::default() },
                 Publication {
                     data: raw(r#"{"n":2}"#),
-                    info: Some(ClientInfo {
+                    info: Some(Box::new(ClientInfo {
                         user: "u".into(),
                         client: "c".into(),
                         conn_info: raw(r#"{"ci":1}"#),
                         chan_info: raw(r#"{"ch":2}"#),
-                    }),
+                    })),
                     offset: 5,
                     tags: map([("t", "1".to_string())]),
                     ..Default::default()
@@ -848,7 +848,7 @@ fn join_and_leave_pushes() {
 fn unsubscribe_push() {
     let push = Push {
         channel: "news".into(),
-        unsubscribe: Some(Unsubscribe { code: 2000, reason: "server unsubscribe".into() }),
+        unsubscribe: Some(Box::new(Unsubscribe { code: 2000, reason: "server unsubscribe".into() })),
         ..Default::default()
     };
     vector(
@@ -860,7 +860,7 @@ fn unsubscribe_push() {
 
 #[test]
 fn message_push() {
-    let push = Push { message: Some(Message { data: raw(r#""hello""#) }), ..Default::default() };
+    let push = Push { message: Some(Box::new(Message { data: raw(r#""hello""#) })), ..Default::default() };
     vector(
         reply_push(push),
         r#"{"push":{"message":{"data":"hello"}}}"#,
@@ -1009,6 +1009,28 @@ fn replies_pushes_and_pings_share_one_frame_in_order() {
         message(4, &[ld(2, b"a"), message(4, &[ld(4, br#"{"n":2}"#), uint(6, 2)])]),
     ]);
     assert_eq!(frame.data.as_ref(), expected.as_slice());
+}
+
+#[test]
+fn decoded_payloads_share_the_frame_memory_in_both_formats() {
+    let replies = vec![publication("a", r#"{"n":1}"#, 1), publication("a", r#"[2,"two"]"#, 2)];
+    for codec in [json_codec(), protobuf_codec()] {
+        let frame = codec.encode(&replies).unwrap();
+        let mut decoded: Vec<Reply> = Vec::new();
+        codec.decode(&frame, &mut decoded).unwrap();
+        assert_eq!(decoded, replies);
+        let frame_range = frame.data.as_ptr_range();
+        for reply in &decoded {
+            let data = &reply.push.as_ref().unwrap().r#pub.as_ref().unwrap().data;
+            assert!(
+                frame_range.contains(&data.as_ptr()),
+                "{codec:?}: the payload {data:?} was copied out of the frame"
+            );
+        }
+    }
+    // Outside a decode, a payload has no frame to point into and is copied.
+    let alone: Reply = serde_json::from_str(r#"{"push":{"channel":"a","pub":{"data":{"n":1}}}}"#).unwrap();
+    assert_eq!(alone.push.unwrap().r#pub.unwrap().data.as_ref(), br#"{"n":1}"#);
 }
 
 #[test]

@@ -172,9 +172,9 @@ pub(crate) enum Effect<S> {
     /// The client state changed (published before the events that explain it).
     State(ClientState),
     /// Call the token getter of subscription `sub` and report with this attempt number.
-    FetchSubToken { attempt: u64, sub: SubId, channel: String },
+    FetchSubToken { attempt: u64, sub: SubId, channel: Arc<str> },
     /// Call the state getter of subscription `sub` and report with this attempt number.
-    FetchState { attempt: u64, sub: SubId, channel: String },
+    FetchState { attempt: u64, sub: SubId, channel: Arc<str> },
     /// Hand an event to the subscription's listener.
     SubEvent { sub: SubId, event: crate::events::SubscriptionEvent },
     /// A subscription's state changed.
@@ -675,7 +675,7 @@ impl<S> Core<S> {
                 // A reply that arrives after its call timed out.
                 None => log::debug!("reply to unknown command id {}", reply.id),
             }
-        } else if let Some(mut push) = reply.push.map(Box::new) {
+        } else if let Some(mut push) = reply.push {
             if let Some(message) = push.message.take() {
                 self.emit(ClientEvent::Message(MessageEvent::new(message.data)));
             } else if let Some(disconnect) = push.disconnect.take() {
@@ -683,8 +683,8 @@ impl<S> Core<S> {
                 let code = u16::try_from(disconnect.code).unwrap_or(u16::MAX);
                 let action = codes::classify_close(Some((code, disconnect.reason.as_str())));
                 self.apply_close(action, now);
-            } else if let Err(push) = self.sub_push(push, now) {
-                self.server_push(*push);
+            } else if !self.sub_push(&mut push, now) {
+                self.server_push(push);
             }
         } else if self.ping.is_some_and(|ping| ping.pong) {
             self.effects.push(Effect::Send { generation, command: Box::default() });

@@ -8,6 +8,7 @@
 
 use std::cell::Cell;
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Instant;
 
 use super::subscriptions::{Sub, SubId};
@@ -16,7 +17,7 @@ pub(super) struct Registry<S> {
     /// Boxed: a hash map keeps up to half of its slots empty, and a slot is as large as what it
     /// holds; with ten thousand subscriptions that was megabytes of nothing.
     subs: HashMap<SubId, Box<Sub<S>>>,
-    by_channel: HashMap<String, SubId>,
+    by_channel: HashMap<Arc<str>, SubId>,
     ordered: Vec<SubId>,
     /// The earliest deadline of any subscription; `None` when it must be recomputed.
     deadline: Cell<Option<Option<Instant>>>,
@@ -34,7 +35,7 @@ impl<S> Default for Registry<S> {
 }
 
 impl<S> Registry<S> {
-    pub(super) fn insert(&mut self, id: SubId, channel: String, sub: Sub<S>) {
+    pub(super) fn insert(&mut self, id: SubId, channel: Arc<str>, sub: Sub<S>) {
         self.subs.insert(id, Box::new(sub));
         self.by_channel.insert(channel, id);
         if let Err(at) = self.ordered.binary_search(&id) {
@@ -90,5 +91,17 @@ impl<S> Registry<S> {
         let earliest = self.subs.values().filter_map(|sub| sub.next_deadline()).min();
         self.deadline.set(Some(earliest));
         earliest
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::subscriptions::Sub;
+
+    /// A client may hold tens of thousands of subscriptions; rare settings stay behind boxes.
+    #[test]
+    fn a_subscription_stays_small() {
+        let size = std::mem::size_of::<Sub<()>>();
+        assert!(size <= 300, "a subscription takes {size} bytes");
     }
 }

@@ -48,7 +48,7 @@ impl<S> Core<S> {
             self.server_subs.keys().filter(|channel| !subs.contains_key(*channel)).cloned().collect();
         for channel in gone {
             self.server_subs.remove(&channel);
-            self.emit(ClientEvent::Unsubscribed(ServerUnsubscribedEvent { channel }));
+            self.emit(ClientEvent::Unsubscribed(ServerUnsubscribedEvent { channel: channel.into() }));
         }
         for (channel, result) in subs {
             let entry = self.server_subs.entry(channel.clone()).or_default();
@@ -57,7 +57,10 @@ impl<S> Core<S> {
                 entry.offset = result.offset;
                 entry.epoch = result.epoch.clone();
             }
-            self.emit(ClientEvent::Subscribed(SubscribedEvent::from_result(channel.clone(), &result)));
+            self.emit(ClientEvent::Subscribed(SubscribedEvent::from_result(
+                channel.as_str().into(),
+                &result,
+            )));
             for publication in result.publications {
                 self.server_publication(&channel, publication);
             }
@@ -78,7 +81,7 @@ impl<S> Core<S> {
                 },
             );
             self.emit(ClientEvent::Subscribed(SubscribedEvent {
-                channel,
+                channel: channel.into(),
                 was_recovering: false,
                 recovered: false,
                 positioned: subscribe.positioned,
@@ -89,7 +92,7 @@ impl<S> Core<S> {
             }));
         } else if push.unsubscribe.is_some() {
             if self.server_subs.remove(&channel).is_some() {
-                self.emit(ClientEvent::Unsubscribed(ServerUnsubscribedEvent { channel }));
+                self.emit(ClientEvent::Unsubscribed(ServerUnsubscribedEvent { channel: channel.into() }));
             }
         } else if !self.server_subs.contains_key(&channel) {
             // Neither a client-side nor a server-side subscription: nothing to deliver it to.
@@ -97,11 +100,11 @@ impl<S> Core<S> {
         } else if let Some(publication) = push.r#pub {
             self.server_publication(&channel, publication);
         } else if let Some(join) = push.join {
-            let info = ClientInfo::from(join.info.unwrap_or_default());
-            self.emit(ClientEvent::Join(JoinEvent { channel, info }));
+            let info = Box::new(ClientInfo::from(join.info.unwrap_or_default()));
+            self.emit(ClientEvent::Join(JoinEvent { channel: channel.into(), info }));
         } else if let Some(leave) = push.leave {
-            let info = ClientInfo::from(leave.info.unwrap_or_default());
-            self.emit(ClientEvent::Leave(LeaveEvent { channel, info }));
+            let info = Box::new(ClientInfo::from(leave.info.unwrap_or_default()));
+            self.emit(ClientEvent::Leave(LeaveEvent { channel: channel.into(), info }));
         }
     }
 
@@ -113,21 +116,21 @@ impl<S> Core<S> {
         }
         let data = publication.data.clone();
         let publication = Publication::with_data(publication, data);
-        self.emit(ClientEvent::Publication(PublicationEvent { channel: channel.to_string(), publication }));
+        self.emit(ClientEvent::Publication(PublicationEvent { channel: channel.into(), publication }));
     }
 
     /// The connection was lost while connected: they will be restored by the reconnect.
     pub(super) fn server_subs_suspended(&mut self) {
         let channels: Vec<String> = self.server_subs.keys().cloned().collect();
         for channel in channels {
-            self.emit(ClientEvent::Subscribing(ServerSubscribingEvent { channel }));
+            self.emit(ClientEvent::Subscribing(ServerSubscribingEvent { channel: channel.into() }));
         }
     }
 
     /// The client stopped: they end, positions are forgotten.
     pub(super) fn server_subs_ended(&mut self) {
         for channel in std::mem::take(&mut self.server_subs).into_keys() {
-            self.emit(ClientEvent::Unsubscribed(ServerUnsubscribedEvent { channel }));
+            self.emit(ClientEvent::Unsubscribed(ServerUnsubscribedEvent { channel: channel.into() }));
         }
     }
 }

@@ -18,6 +18,7 @@
 //! - A subscribe timeout reconnects the whole client (code 3), as the server may have
 //!   subscribed; a failed or timed-out unsubscribe reconnects it too (code 4).
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -51,7 +52,7 @@ const REJECT_UNRECOVERED: i64 = 2;
 /// What the state machine needs to know about a subscription's configuration.
 #[derive(Clone, Debug)]
 pub(crate) struct SubSettings {
-    pub(crate) channel: String,
+    pub(crate) channel: Arc<str>,
     pub(crate) token: String,
     pub(crate) has_token_getter: bool,
     pub(crate) has_state_getter: bool,
@@ -62,8 +63,10 @@ pub(crate) struct SubSettings {
     pub(crate) recoverable: bool,
     pub(crate) join_leave: bool,
     pub(crate) delta: bool,
-    pub(crate) since: Option<StreamPosition>,
-    pub(crate) tags_filter: Option<FilterNode>,
+    /// Boxed, like the filter: both are rare, and a client may hold tens of thousands of
+    /// subscriptions.
+    pub(crate) since: Option<Box<StreamPosition>>,
+    pub(crate) tags_filter: Option<Box<FilterNode>>,
 }
 
 /// Where a subscription's current attempt stands.
@@ -208,7 +211,7 @@ impl<S> Core<S> {
         if on_server {
             if let Some(generation) = self.writable_generation() {
                 let channel = self.subs.get(id).map(|sub| sub.settings.channel.clone()).unwrap_or_default();
-                self.send_unsubscribe(generation, id, channel, now);
+                self.send_unsubscribe(generation, id, &channel, now);
             }
         }
         self.end_subscription(id, Reason::new(0, "unsubscribe called"), Error::Unsubscribed);
@@ -253,7 +256,7 @@ impl<S> Core<S> {
         let Some(sub) = self.subs.get_mut(id) else { return };
         let settings = &sub.settings;
         let request = SubscribeRequest {
-            channel: settings.channel.clone(),
+            channel: settings.channel.to_string(),
             token: sub.token.clone(),
             recover: sub.recover,
             epoch: if sub.recover { sub.epoch.clone() } else { String::new() },
@@ -263,7 +266,7 @@ impl<S> Core<S> {
             recoverable: settings.recoverable,
             join_leave: settings.join_leave,
             delta: if settings.delta { "fossil".to_string() } else { String::new() },
-            tf: settings.tags_filter.clone(),
+            tf: settings.tags_filter.as_deref().cloned(),
             flag: if settings.has_state_getter { REJECT_UNRECOVERED } else { 0 },
             ..Default::default()
         };
@@ -273,11 +276,11 @@ impl<S> Core<S> {
         self.calls.insert(command_id, Purpose::Subscribe(id), now + self.config.timeout);
     }
 
-    fn send_unsubscribe(&mut self, generation: u64, id: SubId, channel: String, now: Instant) {
+    fn send_unsubscribe(&mut self, generation: u64, id: SubId, channel: &str, now: Instant) {
         let command_id = self.next_id();
         let command = Command {
             id: command_id,
-            unsubscribe: Some(UnsubscribeRequest { channel }),
+            unsubscribe: Some(UnsubscribeRequest { channel: channel.to_string() }),
             ..Default::default()
         };
         self.effects.push(super::Effect::Send { generation, command: Box::new(command) });
@@ -423,11 +426,12 @@ impl<S> Core<S> {
         } else {
             SubRefresh::Idle
         };
-        let event = SubscribedEvent::from_result(sub.settings.channel.clone(), &result);
+        let channel = Arc::clone(&sub.settings.channel);
+        let event = SubscribedEvent::from_result(Arc::clone(&channel), &result);
         self.set_sub_state(id, SubscriptionState::Subscribed);
         self.sub_event(id, SubscriptionEvent::Subscribed(event));
         for publication in result.publications {
-            if !self.publication(id, publication, json, now) {
+            if !self.publication(id, publication, Arc::clone(&channel), json, now) {
                 return;
             }
         }
@@ -455,7 +459,7 @@ impl<S> Core<S> {
         if subscribed {
             if let Some(generation) = self.writable_generation() {
                 let channel = self.subs.get(id).map(|sub| sub.settings.channel.clone()).unwrap_or_default();
-                self.send_unsubscribe(generation, id, channel, now);
+                self.send_unsubscribe(generation, id, &channel, now);
             }
         }
         self.end_subscription(id, Reason::new(1, "unauthorized"), Error::Unsubscribed);
@@ -487,7 +491,7 @@ impl<S> Core<S> {
         sub.token = token.clone();
         sub.refresh = SubRefresh::InFlight;
         let request =
-            SubRefreshRequest { channel: sub.settings.channel.clone(), token, ..Default::default() };
+            SubRefreshRequest { channel: sub.settings.channel.to_string(), token, ..Default::default() };
         let command = Command { id: command_id, sub_refresh: Some(Box::new(request)), ..Default::default() };
         self.effects.push(super::Effect::Send { generation, command: Box::new(command) });
         self.calls.insert(command_id, Purpose::SubRefresh(id), now + self.config.timeout);
@@ -511,7 +515,7 @@ impl<S> Core<S> {
                 if let Some(generation) = self.writable_generation() {
                     let channel =
                         self.subs.get(id).map(|sub| sub.settings.channel.clone()).unwrap_or_default();
-                    self.send_unsubscribe(generation, id, channel, now);
+                    self.send_unsubscribe(generation, id, &channel, now);
                 }
                 self.end_subscription(id, reason, Error::Unsubscribed);
             }
@@ -534,30 +538,33 @@ impl<S> Core<S> {
 
     // ---- pushes --------------------------------------------------------------------------
 
-    /// Routes a push to the client-side subscription of its channel; `false` when there is
-    /// none (the push is for a server-side subscription).
-    pub(super) fn sub_push(&mut self, push: Box<Push>, now: Instant) -> Result<(), Box<Push>> {
-        let Some(id) = self.sub_by_channel(&push.channel) else { return Err(push) };
+    /// Routes a push to the client-side subscription of its channel, taking what it uses;
+    /// `false` when there is none (the push is for a server-side subscription).
+    pub(super) fn sub_push(&mut self, push: &mut Push, now: Instant) -> bool {
+        let Some(id) = self.sub_by_channel(&push.channel) else { return false };
         let json = self.config.json;
-        let Some(state) = self.subs.get(id).map(|sub| sub.state) else { return Ok(()) };
-        if let Some(unsubscribe) = &push.unsubscribe {
-            self.unsubscribe_push(id, unsubscribe.code, unsubscribe.reason.clone(), now);
-            return Ok(());
+        let Some((state, channel)) =
+            self.subs.get(id).map(|sub| (sub.state, Arc::clone(&sub.settings.channel)))
+        else {
+            return true;
+        };
+        if let Some(unsubscribe) = push.unsubscribe.take() {
+            self.unsubscribe_push(id, unsubscribe.code, unsubscribe.reason, now);
+            return true;
         }
         if state != SubscriptionState::Subscribed {
-            return Ok(());
+            return true;
         }
-        let Push { channel, r#pub, join, leave, .. } = *push;
-        if let Some(publication) = r#pub {
-            self.publication(id, publication, json, now);
-        } else if let Some(join) = join {
-            let info = ClientInfo::from(join.info.unwrap_or_default());
+        if let Some(publication) = push.r#pub.take() {
+            self.publication(id, publication, channel, json, now);
+        } else if let Some(join) = push.join.take() {
+            let info = Box::new(ClientInfo::from(join.info.unwrap_or_default()));
             self.sub_event(id, SubscriptionEvent::Join(JoinEvent { channel, info }));
-        } else if let Some(leave) = leave {
-            let info = ClientInfo::from(leave.info.unwrap_or_default());
+        } else if let Some(leave) = push.leave.take() {
+            let info = Box::new(ClientInfo::from(leave.info.unwrap_or_default()));
             self.sub_event(id, SubscriptionEvent::Leave(LeaveEvent { channel, info }));
         }
-        Ok(())
+        true
     }
 
     fn sub_by_channel(&self, channel: &str) -> Option<SubId> {
@@ -587,7 +594,14 @@ impl<S> Core<S> {
 
     /// Delivers one publication (recovered or live); `false` when the subscription had to
     /// start over (a bad delta, a gap in the stream, a new epoch).
-    fn publication(&mut self, id: SubId, publication: WirePublication, json: bool, now: Instant) -> bool {
+    fn publication(
+        &mut self,
+        id: SubId,
+        publication: WirePublication,
+        channel: Arc<str>,
+        json: bool,
+        now: Instant,
+    ) -> bool {
         let max_output = self.config.max_message_size;
         let Some(sub) = self.subs.get_mut_keeping_timers(id) else { return false };
         match continuity(sub, &publication) {
@@ -622,7 +636,6 @@ impl<S> Core<S> {
         if publication.offset > 0 {
             sub.offset = publication.offset;
         }
-        let channel = sub.settings.channel.clone();
         let publication = Publication::with_data(publication, data);
         self.sub_event(id, SubscriptionEvent::Publication(PublicationEvent { channel, publication }));
         true
@@ -643,7 +656,7 @@ impl<S> Core<S> {
             SubscriptionEvent::Subscribing(SubscribingEvent::new(Reason::new(2500, "insufficient state"))),
         );
         if let Some(generation) = self.writable_generation() {
-            self.send_unsubscribe(generation, id, channel, now);
+            self.send_unsubscribe(generation, id, &channel, now);
             self.send_subscribe(generation, id, now);
         }
     }

@@ -450,7 +450,7 @@ fn stale_generations_are_ignored() {
     sim.core.frame(
         first,
         vec![Reply {
-            push: Some(Push { message: Some(Message::default()), ..Default::default() }),
+            push: Some(Push { message: Some(Box::default()), ..Default::default() }),
             ..Default::default()
         }],
         sim.now,
@@ -744,7 +744,10 @@ fn ready_waiters_are_answered_on_connect_or_on_stop() {
 fn a_message_push_becomes_a_message_event() {
     let mut sim = Sim::new(config("", false));
     let generation = sim.connected(ping_result(0, false));
-    let push = Push { message: Some(Message { data: Bytes::from_static(b"\"hi\"") }), ..Default::default() };
+    let push = Push {
+        message: Some(Box::new(Message { data: Bytes::from_static(b"\"hi\"") })),
+        ..Default::default()
+    };
     let effects = sim.reply(generation, Reply { push: Some(push), ..Default::default() });
     match &events(&effects)[..] {
         [ClientEvent::Message(message)] => assert_eq!(message.data(), b"\"hi\""),

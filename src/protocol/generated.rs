@@ -138,12 +138,12 @@ pub struct Push {
     #[prost(message, optional, boxed, tag = "6")]
     #[serde(skip_serializing_if = "crate::codec::json::omit")]
     pub leave: ::core::option::Option<::prost::alloc::boxed::Box<Leave>>,
-    #[prost(message, optional, tag = "7")]
+    #[prost(message, optional, boxed, tag = "7")]
     #[serde(skip_serializing_if = "crate::codec::json::omit")]
-    pub unsubscribe: ::core::option::Option<Unsubscribe>,
-    #[prost(message, optional, tag = "8")]
+    pub unsubscribe: ::core::option::Option<::prost::alloc::boxed::Box<Unsubscribe>>,
+    #[prost(message, optional, boxed, tag = "8")]
     #[serde(skip_serializing_if = "crate::codec::json::omit")]
-    pub message: ::core::option::Option<Message>,
+    pub message: ::core::option::Option<::prost::alloc::boxed::Box<Message>>,
     #[prost(message, optional, boxed, tag = "9")]
     #[serde(skip_serializing_if = "crate::codec::json::omit")]
     pub subscribe: ::core::option::Option<::prost::alloc::boxed::Box<Subscribe>>,
@@ -185,9 +185,9 @@ pub struct Publication {
     #[serde(skip_serializing_if = "crate::codec::json::omit")]
     #[serde(with = "crate::codec::json::raw")]
     pub data: ::prost::bytes::Bytes,
-    #[prost(message, optional, tag = "5")]
+    #[prost(message, optional, boxed, tag = "5")]
     #[serde(skip_serializing_if = "crate::codec::json::omit")]
-    pub info: ::core::option::Option<ClientInfo>,
+    pub info: ::core::option::Option<::prost::alloc::boxed::Box<ClientInfo>>,
     #[prost(uint64, tag = "6")]
     #[serde(skip_serializing_if = "crate::codec::json::omit")]
     pub offset: u64,

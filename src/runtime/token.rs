@@ -36,8 +36,8 @@ fn answer(request: TokenRequest) -> Input {
 /// What the worker is asked to get.
 pub(crate) enum TokenRequest {
     Connection { attempt: u64, getter: Arc<dyn TokenGetter> },
-    Subscription { attempt: u64, channel: String, getter: Arc<dyn SubscriptionTokenGetter> },
-    State { attempt: u64, channel: String, getter: Arc<dyn StateGetter> },
+    Subscription { attempt: u64, channel: Arc<str>, getter: Arc<dyn SubscriptionTokenGetter> },
+    State { attempt: u64, channel: Arc<str>, getter: Arc<dyn StateGetter> },
 }
 
 /// A running worker; dropping `requests` makes it exit after the current call.
