@@ -3,6 +3,9 @@
 use std::collections::{BTreeSet, HashMap};
 use std::time::Instant;
 
+/// How many entries' room the table of commands in flight keeps once they are all answered.
+const KEEP_CAPACITY: usize = 64;
+
 /// Who waits for a reply.
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum Purpose<S> {
@@ -44,6 +47,11 @@ impl<S> Calls<S> {
     pub(super) fn take(&mut self, id: u32) -> Option<Purpose<S>> {
         let (purpose, deadline) = self.by_id.remove(&id)?;
         self.by_deadline.remove(&(deadline, id));
+        if self.by_id.is_empty() && self.by_id.capacity() > KEEP_CAPACITY {
+            // A burst (ten thousand subscribe commands) would otherwise keep its table for
+            // the life of the client: hash maps never shrink by themselves.
+            self.by_id.shrink_to(KEEP_CAPACITY);
+        }
         Some(purpose)
     }
 
@@ -73,5 +81,26 @@ impl<S> Calls<S> {
             self.by_id.drain().map(|(id, (purpose, _))| (id, purpose)).collect();
         all.sort_by_key(|(id, _)| *id);
         all.into_iter().map(|(_, purpose)| purpose).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_gives_its_room_back_once_a_burst_is_answered() {
+        let mut calls: Calls<()> = Calls::default();
+        let deadline = Instant::now();
+        for id in 1..=10_000 {
+            calls.insert(id, Purpose::Subscribe(u64::from(id)), deadline);
+        }
+        for id in 1..10_000 {
+            assert_eq!(calls.take(id), Some(Purpose::Subscribe(u64::from(id))));
+        }
+        assert!(calls.by_id.capacity() >= 10_000, "shrinks only when empty");
+        assert_eq!(calls.take(10_000), Some(Purpose::Subscribe(10_000)));
+        assert!(calls.by_id.capacity() <= 2 * KEEP_CAPACITY, "kept {}", calls.by_id.capacity());
+        assert_eq!(calls.next_deadline(), None);
     }
 }

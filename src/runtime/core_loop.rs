@@ -60,15 +60,18 @@ pub(super) struct CoreLoop {
     token_getter: Option<Arc<dyn TokenGetter>>,
     token_worker: Option<TokenWorker>,
     connections: HashMap<u64, ConnectionEntry>,
-    subscriptions: HashMap<SubId, SubscriptionEntry>,
+    /// Each subscription's state cell, read by its handles.
+    sub_states: HashMap<SubId, Arc<AtomicU8>>,
+    /// The getters of the subscriptions that have any (few do: kept apart so that the map
+    /// every subscription is in stays small).
+    sub_getters: HashMap<SubId, SubscriptionGetters>,
     shutdown_bound: Duration,
 }
 
-/// What the core thread keeps for a subscription besides the state machine's part.
-struct SubscriptionEntry {
-    state: Arc<AtomicU8>,
-    token_getter: Option<Arc<dyn SubscriptionTokenGetter>>,
-    state_getter: Option<Arc<dyn StateGetter>>,
+/// A subscription's token and state getters.
+struct SubscriptionGetters {
+    token: Option<Arc<dyn SubscriptionTokenGetter>>,
+    state: Option<Arc<dyn StateGetter>>,
 }
 
 impl CoreLoop {
@@ -87,7 +90,8 @@ impl CoreLoop {
             token_getter: parts.token_getter,
             token_worker: None,
             connections: HashMap::new(),
-            subscriptions: HashMap::new(),
+            sub_states: HashMap::new(),
+            sub_getters: HashMap::new(),
             shutdown_bound: parts.shutdown_bound,
         }
     }
@@ -136,14 +140,11 @@ impl CoreLoop {
             Input::AddSubscription(new) => {
                 let new = *new;
                 self.lanes.register(new.id, new.listener);
-                self.subscriptions.insert(
-                    new.id,
-                    SubscriptionEntry {
-                        state: new.state,
-                        token_getter: new.token_getter,
-                        state_getter: new.state_getter,
-                    },
-                );
+                self.sub_states.insert(new.id, new.state);
+                if new.token_getter.is_some() || new.state_getter.is_some() {
+                    let getters = SubscriptionGetters { token: new.token_getter, state: new.state_getter };
+                    self.sub_getters.insert(new.id, getters);
+                }
                 self.core.add_subscription(new.id, new.settings);
             }
             Input::Subscribe(sub) => self.core.subscribe(sub, now),
@@ -219,7 +220,7 @@ impl CoreLoop {
                 }
                 Effect::State(state) => self.shared.set_state(state),
                 Effect::FetchSubToken { attempt, sub, channel } => {
-                    match self.subscriptions.get(&sub).and_then(|entry| entry.token_getter.clone()) {
+                    match self.sub_getters.get(&sub).and_then(|getters| getters.token.clone()) {
                         Some(getter) => self.ask(TokenRequest::Subscription { attempt, channel, getter }),
                         None => self.core.sub_token_fetched(
                             attempt,
@@ -229,7 +230,7 @@ impl CoreLoop {
                     }
                 }
                 Effect::FetchState { attempt, sub, channel } => {
-                    match self.subscriptions.get(&sub).and_then(|entry| entry.state_getter.clone()) {
+                    match self.sub_getters.get(&sub).and_then(|getters| getters.state.clone()) {
                         Some(getter) => self.ask(TokenRequest::State { attempt, channel, getter }),
                         None => {
                             self.core.state_fetched(attempt, Err("no state getter".into()), Instant::now())
@@ -238,12 +239,13 @@ impl CoreLoop {
                 }
                 Effect::SubEvent { sub, event } => self.lanes.subscription_event(sub, event),
                 Effect::SubState { sub, state } => {
-                    if let Some(entry) = self.subscriptions.get(&sub) {
-                        entry.state.store(state.to_u8(), Ordering::Release);
+                    if let Some(cell) = self.sub_states.get(&sub) {
+                        cell.store(state.to_u8(), Ordering::Release);
                     }
                 }
                 Effect::SubRemoved { sub } => {
-                    self.subscriptions.remove(&sub);
+                    self.sub_states.remove(&sub);
+                    self.sub_getters.remove(&sub);
                     self.lanes.unregister(sub);
                 }
             }
