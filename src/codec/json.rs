@@ -28,10 +28,15 @@ pub(super) fn encode<M: WireMessage>(messages: &[M]) -> Result<Vec<u8>, CodecErr
     Ok(out)
 }
 
+/// How many messages' room decoding a frame reserves at most up front.
+const RESERVE_LIMIT: usize = 1024;
+
 pub(super) fn decode<M: WireMessage>(frame: &Bytes, out: &mut Vec<M>) -> Result<(), CodecError> {
     let _payloads_from = raw::FrameScope::enter(frame);
     // Growing the vector one message at a time moves every decoded message several times.
-    out.reserve(memchr::memchr_iter(b'\n', frame).count() + 1);
+    // Bounded: a frame of nothing but line breaks must not reserve room for millions.
+    let lines = memchr::memchr_iter(b'\n', frame).count() + 1;
+    out.reserve(lines.min(RESERVE_LIMIT));
     let mut start = 0;
     let ends = memchr::memchr_iter(b'\n', frame).chain(std::iter::once(frame.len()));
     for (line, end) in ends.enumerate() {

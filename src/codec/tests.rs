@@ -1044,6 +1044,15 @@ fn json_decoding_skips_blank_lines_and_surrounding_whitespace() {
 }
 
 #[test]
+fn a_frame_of_line_breaks_holds_no_messages_and_reserves_little() {
+    let frame = Frame { kind: FrameKind::Text, data: Bytes::from(vec![b'\n'; 1 << 20]) };
+    let mut decoded: Vec<Reply> = Vec::new();
+    json_codec().decode(&frame, &mut decoded).unwrap();
+    assert!(decoded.is_empty());
+    assert!(decoded.capacity() <= 1024, "reserved room for {} messages", decoded.capacity());
+}
+
+#[test]
 fn an_empty_frame_holds_no_messages() {
     let mut decoded: Vec<Reply> = Vec::new();
     json_codec().decode(&text(""), &mut decoded).unwrap();
