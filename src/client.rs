@@ -301,7 +301,7 @@ impl Client {
             token_getter: config.token_getter.clone(),
             state_getter: config.state_getter.clone(),
             listener: Box::new(listener),
-            state: shared.state_cell(),
+            shared: Arc::clone(&shared),
         })))?;
         registry.insert(channel, Arc::clone(&shared));
         Ok(Subscription::new(shared, self.inner.runtime.handles(), self.inner.timeout, self.inner.protocol))

@@ -17,25 +17,21 @@ use crate::types::{HistoryResult, PresenceResult, PresenceStats, SubscriptionSta
 pub(crate) struct SubscriptionShared {
     id: SubId,
     channel: Arc<str>,
-    state: Arc<AtomicU8>,
+    state: AtomicU8,
 }
 
 impl SubscriptionShared {
     pub(crate) fn new(id: SubId, channel: Arc<str>) -> SubscriptionShared {
-        SubscriptionShared {
-            id,
-            channel,
-            state: Arc::new(AtomicU8::new(SubscriptionState::Unsubscribed.to_u8())),
-        }
+        SubscriptionShared { id, channel, state: AtomicU8::new(SubscriptionState::Unsubscribed.to_u8()) }
     }
 
     pub(crate) fn id(&self) -> SubId {
         self.id
     }
 
-    /// The state cell the core thread keeps current.
-    pub(crate) fn state_cell(&self) -> Arc<AtomicU8> {
-        Arc::clone(&self.state)
+    /// Called by the core thread only, which keeps the state current.
+    pub(crate) fn set_state(&self, state: SubscriptionState) {
+        self.state.store(state.to_u8(), Ordering::Release);
     }
 }
 

@@ -2,7 +2,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -19,6 +18,7 @@ use crate::core::{Core, Effect};
 use crate::error::Error;
 use crate::events::{ClientEvent, ErrorEvent};
 use crate::protocol::Command;
+use crate::subscription::SubscriptionShared;
 use crate::token::{StateGetter, SubscriptionTokenGetter, TokenError, TokenGetter};
 use crate::transport::{DialControl, TransportConfig};
 use crate::types::ClientState;
@@ -60,8 +60,8 @@ pub(super) struct CoreLoop {
     token_getter: Option<Arc<dyn TokenGetter>>,
     token_worker: Option<TokenWorker>,
     connections: HashMap<u64, ConnectionEntry>,
-    /// Each subscription's state cell, read by its handles.
-    sub_states: HashMap<SubId, Arc<AtomicU8>>,
+    /// What each subscription's handles share (the state they read).
+    sub_states: HashMap<SubId, Arc<SubscriptionShared>>,
     /// The getters of the subscriptions that have any (few do: kept apart so that the map
     /// every subscription is in stays small).
     sub_getters: HashMap<SubId, SubscriptionGetters>,
@@ -140,7 +140,7 @@ impl CoreLoop {
             Input::AddSubscription(new) => {
                 let new = *new;
                 self.lanes.register(new.id, new.listener);
-                self.sub_states.insert(new.id, new.state);
+                self.sub_states.insert(new.id, new.shared);
                 if new.token_getter.is_some() || new.state_getter.is_some() {
                     let getters = SubscriptionGetters { token: new.token_getter, state: new.state_getter };
                     self.sub_getters.insert(new.id, getters);
@@ -239,8 +239,8 @@ impl CoreLoop {
                 }
                 Effect::SubEvent { sub, event } => self.lanes.subscription_event(sub, event),
                 Effect::SubState { sub, state } => {
-                    if let Some(cell) = self.sub_states.get(&sub) {
-                        cell.store(state.to_u8(), Ordering::Release);
+                    if let Some(shared) = self.sub_states.get(&sub) {
+                        shared.set_state(state);
                     }
                 }
                 Effect::SubRemoved { sub } => {

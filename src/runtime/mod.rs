@@ -41,6 +41,7 @@ use crate::core::{CommandIds, Core, Request, SubId, SubSettings};
 use crate::error::{Error, TransportError};
 use crate::listener::ClientListener;
 use crate::protocol::Reply;
+use crate::subscription::SubscriptionShared;
 use crate::token::{TokenError, TokenGetter};
 use crate::transport::TransportConfig;
 use crate::types::ClientState;
@@ -83,7 +84,8 @@ pub(crate) struct NewSubscription {
     pub(crate) token_getter: Option<Arc<dyn crate::token::SubscriptionTokenGetter>>,
     pub(crate) state_getter: Option<Arc<dyn crate::token::StateGetter>>,
     pub(crate) listener: Box<dyn crate::listener::SubscriptionListener>,
-    pub(crate) state: Arc<AtomicU8>,
+    /// What the handles share; the core thread keeps its state current.
+    pub(crate) shared: Arc<SubscriptionShared>,
 }
 
 /// What a connection thread reports.
