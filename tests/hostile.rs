@@ -3,8 +3,9 @@
 //!
 //! Outcomes, by kind of input:
 //! - undecodable frames (bad JSON, wrong types, bad UTF-8, wrong frame kind, bad varints,
-//!   lengths past the frame or over the limit, frames over the limit, a reply of the wrong kind
-//!   to connect or subscribe): an `error` event and `disconnected` with code 2, no reconnect;
+//!   lengths past the frame or over the limit, frames over the limit, frames of more messages
+//!   than one frame may decode into, a reply of the wrong kind to connect or subscribe): an
+//!   `error` event and `disconnected` with code 2, no reconnect;
 //! - replies that answer nothing (unknown ids, duplicates): ignored, the connection stays;
 //! - a reply of the wrong kind to a call: that call fails with `Error::Protocol`;
 //! - pushes for channels the client is not subscribed to: ignored;
@@ -60,9 +61,9 @@ fn server(
     })
 }
 
-fn connect(server: &FakeServer, protocol: Protocol) -> (Client, Events) {
+fn connect(server: &FakeServer, config: ClientConfig) -> (Client, Events) {
     panics::watch();
-    let (client, events) = client(&server.url(), config(protocol));
+    let (client, events) = client(&server.url(), config);
     client.connect().unwrap();
     assert_eq!(events.connected(), "c0");
     (client, events)
@@ -73,8 +74,16 @@ fn expect_bad_protocol(
     protocol: Protocol,
     after_connect: impl Fn(&mut FakeConnection) + Send + Sync + 'static,
 ) {
+    expect_bad_protocol_with(protocol, config(protocol), after_connect);
+}
+
+fn expect_bad_protocol_with(
+    protocol: Protocol,
+    config: ClientConfig,
+    after_connect: impl Fn(&mut FakeConnection) + Send + Sync + 'static,
+) {
     let server = server(protocol, after_connect);
-    let (client, events) = connect(&server, protocol);
+    let (client, events) = connect(&server, config);
     assert!(matches!(events.error(), Error::Protocol(_)));
     assert_eq!(events.disconnected(), (codes::BAD_PROTOCOL, "bad protocol".into()));
     assert_eq!(client.state(), ClientState::Disconnected);
@@ -143,6 +152,15 @@ fn a_frame_over_the_size_limit() {
             c.reply(&[Reply { push: Some(push), ..Default::default() }]);
         });
     }
+}
+
+#[test]
+fn a_frame_of_a_million_pings_is_refused_before_it_takes_gigabytes() {
+    // A zero byte is a whole Protobuf message (a ping); decoded, each takes hundreds of bytes.
+    let config = config(Protocol::Protobuf).max_message_size(1 << 20);
+    expect_bad_protocol_with(Protocol::Protobuf, config, |c| {
+        c.send_message(Message::Binary(Bytes::from(vec![0u8; 1 << 20])))
+    });
 }
 
 #[test]
@@ -253,7 +271,7 @@ fn replies_with_unknown_ids_are_ignored() {
             ..Default::default()
         }]);
     });
-    let (client, events) = connect(&server, Protocol::Json);
+    let (client, events) = connect(&server, config(Protocol::Json));
     assert_eq!(client.rpc("echo", "1").unwrap(), b"1", "the connection is fine");
     assert!(
         events.within(Duration::from_millis(200)).iter().all(|e| !matches!(e, ClientEvent::Disconnected(_)))
@@ -281,7 +299,7 @@ fn a_duplicate_reply_answers_the_call_once() {
         connection.reply(&[answer, again]);
         connection.serve_echo();
     });
-    let (client, _events) = connect(&server, Protocol::Protobuf);
+    let (client, _events) = connect(&server, config(Protocol::Protobuf));
     assert_eq!(client.rpc("m", vec![]).unwrap(), b"first");
     assert_eq!(client.rpc("echo", vec![7]).unwrap(), vec![7], "the stray second reply answered nothing");
     client.close();
@@ -301,7 +319,7 @@ fn a_reply_of_the_wrong_kind_to_a_call_fails_that_call() {
         }]);
         connection.serve_echo();
     });
-    let (client, _events) = connect(&server, Protocol::Json);
+    let (client, _events) = connect(&server, config(Protocol::Json));
     assert!(matches!(client.rpc("m", "{}"), Err(Error::Protocol(_))));
     assert_eq!(client.state(), ClientState::Connected);
     client.close();
@@ -320,7 +338,7 @@ fn pushes_for_unknown_channels_are_ignored() {
             Reply { push: Some(unsubscribe), ..Default::default() },
         ]);
     });
-    let (client, events) = connect(&server, Protocol::Json);
+    let (client, events) = connect(&server, config(Protocol::Json));
     assert!(client.rpc("echo", "2").is_ok());
     let seen = events.within(Duration::from_millis(200));
     assert!(seen.is_empty(), "nothing is delivered: {seen:?}");
@@ -441,7 +459,7 @@ fn an_endless_stream_of_pings_is_answered_and_memory_stays_flat() {
         connection.serve_echo();
     });
     let before = rss_kib();
-    let (client, _events) = connect(&server, Protocol::Protobuf);
+    let (client, _events) = connect(&server, config(Protocol::Protobuf));
     assert_eq!(received.recv_timeout(Duration::from_secs(30)).unwrap(), 20_000, "every ping got its pong");
     assert!(client.rpc("echo", vec![1]).is_ok());
     let grown = rss_kib().saturating_sub(before);
@@ -490,7 +508,7 @@ fn a_server_that_answers_garbage_instead_of_http_is_a_transport_error() {
 
 fn expect_close(code: u16, reason: &'static str, expected_state: ClientState, expected: (u32, String)) {
     let server = server(Protocol::Json, move |c| c.close(code, reason));
-    let (client, events) = connect(&server, Protocol::Json);
+    let (client, events) = connect(&server, config(Protocol::Json));
     let reported =
         if expected_state == ClientState::Disconnected { events.disconnected() } else { events.connecting() };
     assert_eq!(reported, expected, "close code {code}");
@@ -527,7 +545,7 @@ fn a_close_reason_of_the_maximum_length_passes_through() {
 #[test]
 fn a_close_frame_without_a_code_reconnects() {
     let server = server(Protocol::Json, |c| c.send_message(Message::Close(None)));
-    let (client, events) = connect(&server, Protocol::Json);
+    let (client, events) = connect(&server, config(Protocol::Json));
     assert_eq!(events.connecting(), (codes::TRANSPORT_CLOSED, "transport closed".into()));
     assert_eq!(events.connected(), "c1");
     client.close();
@@ -545,7 +563,7 @@ fn a_dropped_tcp_connection_reconnects() {
             connection.serve_echo();
         }
     });
-    let (client, events) = connect(&server, Protocol::Protobuf);
+    let (client, events) = connect(&server, config(Protocol::Protobuf));
     assert_eq!(events.connecting().0, codes::TRANSPORT_CLOSED);
     assert_eq!(events.connected(), "c1");
     client.close();
@@ -565,7 +583,7 @@ fn a_disconnect_push_follows_the_reconnect_rule() {
         };
         c.reply(&[Reply { push: Some(push), ..Default::default() }]);
     });
-    let (client, events) = connect(&server, Protocol::Json);
+    let (client, events) = connect(&server, config(Protocol::Json));
     assert_eq!(events.disconnected(), (3501, "bad request".into()));
     client.close();
     panics::assert_none();
@@ -596,7 +614,7 @@ fn subscribe_error_105_unsubscribes_with_it() {
 #[test]
 fn an_empty_binary_frame_is_no_message() {
     let server = server(Protocol::Protobuf, |c| c.send_frame(FrameKind::Binary, Bytes::new()));
-    let (client, events) = connect(&server, Protocol::Protobuf);
+    let (client, events) = connect(&server, config(Protocol::Protobuf));
     assert!(client.rpc("echo", vec![3]).is_ok());
     assert!(events.within(Duration::from_millis(200)).is_empty());
     client.close();

@@ -31,12 +31,17 @@ pub(super) fn encode<M: WireMessage>(messages: &[M]) -> Result<Vec<u8>, CodecErr
 /// How many messages' room decoding a frame reserves at most up front.
 const RESERVE_LIMIT: usize = 1024;
 
-pub(super) fn decode<M: WireMessage>(frame: &Bytes, out: &mut Vec<M>) -> Result<(), CodecError> {
+pub(super) fn decode<M: WireMessage>(
+    frame: &Bytes,
+    max_messages: usize,
+    out: &mut Vec<M>,
+) -> Result<(), CodecError> {
     let _payloads_from = raw::FrameScope::enter(frame);
     // Growing the vector one message at a time moves every decoded message several times.
     // Bounded: a frame of nothing but line breaks must not reserve room for millions.
     let lines = memchr::memchr_iter(b'\n', frame).count() + 1;
     out.reserve(lines.min(RESERVE_LIMIT));
+    let mut decoded = 0;
     let mut start = 0;
     let ends = memchr::memchr_iter(b'\n', frame).chain(std::iter::once(frame.len()));
     for (line, end) in ends.enumerate() {
@@ -50,8 +55,12 @@ pub(super) fn decode<M: WireMessage>(frame: &Bytes, out: &mut Vec<M>) -> Result<
             let source = serde::de::Error::custom("a protocol message must be a JSON object");
             return Err(CodecError::Json { line, source });
         }
+        if decoded == max_messages {
+            return Err(CodecError::TooManyMessages { limit: max_messages });
+        }
         let message = serde_json::from_slice(text).map_err(|source| CodecError::Json { line, source })?;
         out.push(message);
+        decoded += 1;
     }
     Ok(())
 }

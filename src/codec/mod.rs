@@ -36,6 +36,14 @@ use serde::de::DeserializeOwned;
 pub use crate::config::Protocol;
 use crate::protocol::{Command, Reply};
 
+/// How much memory the messages decoded from one frame may take at least, whatever the
+/// frame size limit. A decoded message takes hundreds of bytes however few it had on the
+/// wire (a ping is one byte of Protobuf), so without a bound a 64 MiB frame of pings would
+/// decode into gigabytes before any backpressure could act. The bound is
+/// `max(max_message_size, this)`; 64 MiB holds about 150,000 decoded replies, far more than
+/// a server puts in one frame.
+const DECODED_FLOOR: usize = 64 << 20;
+
 /// The frame kind that carries a wire format.
 pub fn frame_kind(protocol: Protocol) -> FrameKind {
     match protocol {
@@ -100,6 +108,9 @@ impl Codec {
 
     /// Decodes every message of `frame`, appending them to `out` in frame order.
     ///
+    /// The messages of one frame may take, decoded, as much memory as the larger of the size
+    /// limit and 64 MiB; a frame holding more fails with [`CodecError::TooManyMessages`].
+    ///
     /// # Errors
     ///
     /// Any [`CodecError`] but `InvalidJsonPayload`; `out` is then left as it was.
@@ -112,9 +123,10 @@ impl Codec {
             return Err(CodecError::TooLarge { size: frame.data.len(), limit: self.max_message_size });
         }
         let before = out.len();
+        let max_messages = self.max_message_size.max(DECODED_FLOOR) / std::mem::size_of::<M>().max(1);
         let result = match self.protocol {
-            Protocol::Json => json::decode(&frame.data, out),
-            Protocol::Protobuf => protobuf::decode(&frame.data, self.max_message_size, out),
+            Protocol::Json => json::decode(&frame.data, max_messages, out),
+            Protocol::Protobuf => protobuf::decode(&frame.data, self.max_message_size, max_messages, out),
         };
         if result.is_err() {
             out.truncate(before);
@@ -139,6 +151,12 @@ pub enum CodecError {
         /// The size of the frame or the declared size of the message.
         size: usize,
         /// The configured limit.
+        limit: usize,
+    },
+    /// A frame holds more messages than may be decoded from one frame: decoded, they would
+    /// take more memory than the limit allows (see [`Codec::decode`]).
+    TooManyMessages {
+        /// How many messages one frame may hold.
         limit: usize,
     },
     /// A line of a JSON frame is not a valid protocol message.
@@ -182,6 +200,10 @@ impl fmt::Display for CodecError {
             CodecError::TooLarge { size, limit } => {
                 write!(f, "message of {size} bytes exceeds the limit of {limit} bytes")
             }
+            CodecError::TooManyMessages { limit } => write!(
+                f,
+                "frame holds more than {limit} messages; decoded, they would take more memory than one frame may"
+            ),
             CodecError::Json { line, source } => write!(f, "invalid JSON message on line {line}: {source}"),
             CodecError::InvalidLengthPrefix { offset } => {
                 write!(f, "invalid varint length prefix at byte {offset}")

@@ -25,10 +25,15 @@ pub(super) fn encode<M: WireMessage>(messages: &[M]) -> Vec<u8> {
 pub(super) fn decode<M: WireMessage>(
     frame: &Bytes,
     max_message_size: usize,
+    max_messages: usize,
     out: &mut Vec<M>,
 ) -> Result<(), CodecError> {
+    let mut decoded = 0;
     let mut rest = frame.clone();
     while rest.has_remaining() {
+        if decoded == max_messages {
+            return Err(CodecError::TooManyMessages { limit: max_messages });
+        }
         let offset = frame.len() - rest.remaining();
         let declared = decode_varint(&mut rest).map_err(|_| CodecError::InvalidLengthPrefix { offset })?;
         let remaining = rest.remaining();
@@ -41,6 +46,7 @@ pub(super) fn decode<M: WireMessage>(
         let body = rest.split_to(declared as usize);
         let message = M::decode(body).map_err(|source| CodecError::Protobuf { offset, source })?;
         out.push(message);
+        decoded += 1;
     }
     Ok(())
 }

@@ -1053,6 +1053,26 @@ fn a_frame_of_line_breaks_holds_no_messages_and_reserves_little() {
 }
 
 #[test]
+fn a_frame_of_more_pings_than_one_frame_may_decode_is_refused() {
+    let limit = DECODED_FLOOR / std::mem::size_of::<Reply>();
+    // Each a ping: one zero byte in Protobuf, `{}` and a line break in JSON.
+    let frames =
+        [(protobuf_codec(), binary(&vec![0u8; limit + 1])), (json_codec(), text(&"{}\n".repeat(limit + 1)))];
+    for (codec, frame) in frames {
+        let mut decoded: Vec<Reply> = vec![Reply::default()];
+        let err = codec.decode(&frame, &mut decoded).unwrap_err();
+        assert!(matches!(err, CodecError::TooManyMessages { limit: l } if l == limit), "{codec:?}: {err}");
+        assert_eq!(decoded.len(), 1, "what was there before stays, nothing else");
+        // One fewer is a frame like any other.
+        let frame =
+            Frame { kind: frame.kind, data: frame.data.slice(..frame.data.len() * limit / (limit + 1)) };
+        decoded.clear();
+        codec.decode(&frame, &mut decoded).unwrap();
+        assert_eq!(decoded.len(), limit, "{codec:?}");
+    }
+}
+
+#[test]
 fn an_empty_frame_holds_no_messages() {
     let mut decoded: Vec<Reply> = Vec::new();
     json_codec().decode(&text(""), &mut decoded).unwrap();
