@@ -139,13 +139,9 @@ impl Publication {
 }
 
 impl From<protocol::Publication> for Publication {
-    fn from(publication: protocol::Publication) -> Publication {
-        Publication {
-            data: publication.data,
-            info: publication.info.map(|info| Box::new(ClientInfo::from(*info))),
-            offset: publication.offset,
-            tags: publication.tags,
-        }
+    fn from(mut publication: protocol::Publication) -> Publication {
+        let data = std::mem::take(&mut publication.data);
+        Publication::with_data(publication, data)
     }
 }
 
@@ -253,6 +249,8 @@ impl SubscriptionState {
 }
 
 impl Publication {
+    /// The publication with `data` in place of the one on the wire (where a delta was applied,
+    /// its result).
     pub(crate) fn with_data(publication: protocol::Publication, data: Bytes) -> Publication {
         Publication {
             data,

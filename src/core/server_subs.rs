@@ -114,8 +114,7 @@ impl<S> Core<S> {
                 sub.offset = publication.offset;
             }
         }
-        let data = publication.data.clone();
-        let publication = Publication::with_data(publication, data);
+        let publication = Publication::from(publication);
         self.emit(ClientEvent::Publication(PublicationEvent { channel: channel.into(), publication }));
     }
 

@@ -61,7 +61,7 @@ pub(super) struct CoreLoop {
     token_worker: Option<TokenWorker>,
     connections: HashMap<u64, ConnectionEntry>,
     /// What each subscription's handles share (the state they read).
-    sub_states: HashMap<SubId, Arc<SubscriptionShared>>,
+    sub_shared: HashMap<SubId, Arc<SubscriptionShared>>,
     /// The getters of the subscriptions that have any (few do: kept apart so that the map
     /// every subscription is in stays small).
     sub_getters: HashMap<SubId, SubscriptionGetters>,
@@ -90,7 +90,7 @@ impl CoreLoop {
             token_getter: parts.token_getter,
             token_worker: None,
             connections: HashMap::new(),
-            sub_states: HashMap::new(),
+            sub_shared: HashMap::new(),
             sub_getters: HashMap::new(),
             shutdown_bound: parts.shutdown_bound,
         }
@@ -140,7 +140,7 @@ impl CoreLoop {
             Input::AddSubscription(new) => {
                 let new = *new;
                 self.lanes.register(new.id, new.listener);
-                self.sub_states.insert(new.id, new.shared);
+                self.sub_shared.insert(new.id, new.shared);
                 if new.token_getter.is_some() || new.state_getter.is_some() {
                     let getters = SubscriptionGetters { token: new.token_getter, state: new.state_getter };
                     self.sub_getters.insert(new.id, getters);
@@ -239,12 +239,12 @@ impl CoreLoop {
                 }
                 Effect::SubEvent { sub, event } => self.lanes.subscription_event(sub, event),
                 Effect::SubState { sub, state } => {
-                    if let Some(shared) = self.sub_states.get(&sub) {
+                    if let Some(shared) = self.sub_shared.get(&sub) {
                         shared.set_state(state);
                     }
                 }
                 Effect::SubRemoved { sub } => {
-                    self.sub_states.remove(&sub);
+                    self.sub_shared.remove(&sub);
                     self.sub_getters.remove(&sub);
                     self.lanes.unregister(sub);
                 }
