@@ -1,7 +1,7 @@
 //! The public client handle.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use rand::SeedableRng;
@@ -42,7 +42,9 @@ use crate::types::{ClientState, HistoryResult, PresenceResult, PresenceStats};
 /// Every call that waits for the server (`rpc`, `publish`, `history`, `presence`,
 /// `presence_stats`; `send` waits only for the write) fails with:
 /// - [`Error::Server`]: the server answered with an error;
-/// - [`Error::Timeout`]: no answer within `timeout` (including the wait for a connection);
+/// - [`Error::Timeout`]: no answer within `timeout` (including the wait for a connection; if
+///   the connection did not come up, the [`TimeoutError`](crate::TimeoutError) carries the
+///   last connection error);
 /// - [`Error::Disconnected`]: at once, when the client is disconnected;
 /// - [`Error::ConnectionLost`]: at once, when the connection drops with the call in flight;
 /// - [`Error::Closed`]: after `close`;
@@ -175,10 +177,14 @@ impl Client {
     ///
     /// # Errors
     ///
-    /// [`Error::Timeout`]; [`Error::Disconnected`] when the client is, or becomes,
-    /// disconnected; [`Error::Closed`].
+    /// [`Error::Timeout`] when not connected in time: its
+    /// [`TimeoutError::last_connection_error`](crate::TimeoutError::last_connection_error)
+    /// (also in its `Display`) says why the attempts failed so far, e.g. a certificate that did
+    /// not verify, a proxy that wants credentials, a refused TCP connection or a failing token
+    /// getter; [`Error::Disconnected`] when the client is, or becomes, disconnected;
+    /// [`Error::Closed`].
     pub fn ready(&self, timeout: Duration) -> Result<()> {
-        self.inner.runtime.handles().ready(Instant::now() + timeout)
+        self.inner.runtime.handles().ready(timeout)
     }
 
     /// Calls the server-side RPC `method` with `data`; returns the answer's data.
@@ -196,6 +202,12 @@ impl Client {
     }
 
     /// Sends an asynchronous message to the server (no reply); returns once it is written.
+    ///
+    /// The server must handle asynchronous client messages: a server built on the Centrifuge
+    /// Go library with an `OnMessage` handler does. Centrifugo itself (v6) has no handler for
+    /// them and closes the connection with code 3508 ("not available"), a terminal disconnect:
+    /// the client ends in `disconnected` with that code and does not reconnect. With Centrifugo,
+    /// use [`rpc`](Self::rpc) (through its RPC proxy) or [`publish`](Self::publish) instead.
     ///
     /// # Errors
     ///
@@ -219,6 +231,10 @@ impl Client {
     }
 
     /// Reads the history of `channel`.
+    ///
+    /// `HistoryOptions::default()` asks for **no publications**, only the stream position
+    /// (offset and epoch): pass `HistoryOptions::default().limit(n)` for the oldest `n`, or
+    /// [`HistoryOptions::latest(n)`](HistoryOptions::latest) for the newest `n`, newest first.
     ///
     /// # Errors
     ///

@@ -15,7 +15,11 @@ use crate::token::TokenGetter;
 /// The wire format of a connection.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Protocol {
-    /// JSON in text frames. Payloads must be JSON; they travel embedded, byte for byte.
+    /// JSON in text frames. Payloads must be JSON, and travel embedded in the messages (never
+    /// base64): byte for byte, except that raw line breaks (`\n`) are removed from payloads
+    /// you send, since the JSON wire format separates messages with them. A pretty-printed
+    /// payload so arrives without its line breaks: equal as JSON, not as bytes. Line breaks
+    /// inside JSON strings are escaped (`\n`) and are kept.
     #[default]
     Json,
     /// Protobuf in binary frames (WebSocket subprotocol `centrifuge-protobuf`). Payloads are
@@ -337,6 +341,20 @@ impl fmt::Debug for ClientConfig {
 }
 
 /// What a history call asks for.
+///
+/// **The default asks for no publications**: `limit` 0 is the protocol's "stream position
+/// only" (the result's offset and epoch, with an empty list). Ask for publications with
+/// [`limit`](Self::limit), or use [`HistoryOptions::latest`] for the newest ones.
+///
+/// ```
+/// use centrifuge_blocking::HistoryOptions;
+///
+/// let position_only = HistoryOptions::default();
+/// let oldest_ten = HistoryOptions::default().limit(10);
+/// let newest_ten = HistoryOptions::latest(10); // newest first
+/// let everything = HistoryOptions::default().limit(-1);
+/// # let _ = (position_only, oldest_ten, newest_ten, everything);
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct HistoryOptions {
     pub(crate) limit: i32,
@@ -345,8 +363,13 @@ pub struct HistoryOptions {
 }
 
 impl HistoryOptions {
+    /// The newest `count` publications, **newest first** (`limit(count).reverse(true)`).
+    pub fn latest(count: u32) -> HistoryOptions {
+        HistoryOptions::default().limit(i32::try_from(count).unwrap_or(i32::MAX)).reverse(true)
+    }
+
     /// At most `limit` publications; 0 asks only for the stream position, -1 for everything
-    /// the server allows. Defaults to 0.
+    /// the server allows. Defaults to 0, so set it to get any publications.
     pub fn limit(mut self, limit: i32) -> HistoryOptions {
         self.limit = limit;
         self

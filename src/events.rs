@@ -223,6 +223,9 @@ pub struct SubscribedEvent {
     pub(crate) positioned: bool,
     pub(crate) recoverable: bool,
     pub(crate) position: Option<StreamPosition>,
+    /// The offset of the last publication delivered with this subscribe (recovered ones), or
+    /// the position's offset when there is none.
+    pub(crate) last_recovered_offset: u64,
     pub(crate) data: Bytes,
 }
 
@@ -240,6 +243,11 @@ impl SubscribedEvent {
             recoverable: result.recoverable,
             position: (result.positioned || result.recoverable)
                 .then(|| StreamPosition { offset: result.offset, epoch: result.epoch.clone() }),
+            last_recovered_offset: result
+                .publications
+                .iter()
+                .map(|publication| publication.offset)
+                .fold(result.offset, u64::max),
             data: result.data.clone(),
         }
     }
@@ -270,10 +278,29 @@ impl SubscribedEvent {
         self.recoverable
     }
 
-    /// The stream position, when the subscription is positioned or recoverable. Save it to
-    /// resume from it in a later process ([`SubscriptionConfig::since`]).
+    /// The stream position the server subscribed at, when the subscription is positioned or
+    /// recoverable.
+    ///
+    /// On a first subscribe this is the top of the stream. On a subscribe that recovers
+    /// (after a reconnect, or with [`SubscriptionConfig::since`]) it is the position the client
+    /// asked to recover from, **not** the top after the recovered publications: those follow
+    /// this event, each with its offset, and
+    /// [`position_after_recovery`](Self::position_after_recovery) gives where they end. To
+    /// resume in a later process without skipping anything, save the offset of the last
+    /// publication you handled (with this event's epoch), not this position.
     pub fn position(&self) -> Option<&StreamPosition> {
         self.position.as_ref()
+    }
+
+    /// Where the stream stands once the publications recovered with this subscribe are
+    /// delivered: the offset of the last of them (with the epoch of
+    /// [`position`](Self::position)). Equal to `position` when nothing was recovered; `None`
+    /// when the subscription is neither positioned nor recoverable.
+    pub fn position_after_recovery(&self) -> Option<StreamPosition> {
+        self.position.as_ref().map(|position| StreamPosition {
+            offset: self.last_recovered_offset,
+            epoch: position.epoch.clone(),
+        })
     }
 
     /// Data the server attached to the subscription; may be empty.

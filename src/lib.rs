@@ -58,9 +58,15 @@ mod types;
 #[cfg(feature = "unversioned")]
 pub mod unversioned;
 
+/// The channel crate behind [`listener::channel`] and [`listener::subscription_channel`],
+/// re-exported so that their receivers can be named, stored and combined with
+/// [`select!`](crossbeam_channel::select) without depending on `crossbeam-channel` yourself (its
+/// version must match this crate's for the types to be the same).
+pub use crossbeam_channel;
+
 pub use client::Client;
 pub use config::{ClientConfig, HistoryOptions, HttpProxy, Protocol, SubscriptionConfig, TagsFilter};
-pub use error::{Error, Result, ServerError, TransportError};
+pub use error::{Error, Result, ServerError, TimeoutError, TransportError};
 pub use events::{
     ClientEvent, ConnectedEvent, ConnectingEvent, DisconnectedEvent, ErrorEvent, JoinEvent, LeaveEvent,
     MessageEvent, PublicationEvent, ServerSubscribedEvent, ServerSubscribingEvent, ServerUnsubscribedEvent,

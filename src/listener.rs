@@ -3,7 +3,38 @@
 //! Three ways, all equivalent:
 //! - implement [`ClientListener`] (every method has a no-op default);
 //! - pass a closure `FnMut(ClientEvent)`;
-//! - use [`channel`] and read [`ClientEvent`]s from a `crossbeam_channel::Receiver`.
+//! - use [`channel`] and read [`ClientEvent`]s from a
+//!   [`crossbeam_channel::Receiver`]. The channel crate is
+//!   re-exported as [`centrifuge_blocking::crossbeam_channel`](crate::crossbeam_channel), so a
+//!   receiver can be stored in your own types and several can be waited on at once:
+//!
+//! ```no_run
+//! use centrifuge_blocking::crossbeam_channel::{Receiver, select};
+//! use centrifuge_blocking::{Client, ClientConfig, ClientEvent, SubscriptionConfig, SubscriptionEvent, listener};
+//!
+//! struct App {
+//!     client_events: Receiver<ClientEvent>,
+//!     news: Receiver<SubscriptionEvent>,
+//! }
+//!
+//! let (client_listener, client_events) = listener::channel();
+//! let client = Client::new("ws://127.0.0.1:8000/connection/websocket", ClientConfig::default(), client_listener)?;
+//! let (news_listener, news) = listener::subscription_channel();
+//! client.new_subscription("news", SubscriptionConfig::default(), news_listener)?.subscribe()?;
+//! client.connect()?;
+//! let app = App { client_events, news };
+//! loop {
+//!     select! {
+//!         recv(app.client_events) -> event => println!("client: {:?}", event),
+//!         recv(app.news) -> event => match event {
+//!             Ok(SubscriptionEvent::Publication(publication)) => println!("news: {:?}", publication.data()),
+//!             Ok(_) => {}
+//!             Err(_) => break,
+//!         },
+//!     }
+//! }
+//! # Ok::<(), centrifuge_blocking::Error>(())
+//! ```
 //!
 //! Callbacks run on the client's executor lane, one at a time and in order, never on the
 //! caller's thread. They may call the client (`rpc`, `publish`, even `close`): replies do not

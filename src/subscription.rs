@@ -121,6 +121,10 @@ impl Subscription {
 
     /// Reads the channel's history.
     ///
+    /// `HistoryOptions::default()` asks for **no publications**, only the stream position
+    /// (offset and epoch): pass `HistoryOptions::default().limit(n)` for the oldest `n`, or
+    /// [`HistoryOptions::latest(n)`](HistoryOptions::latest) for the newest `n`, newest first.
+    ///
     /// # Errors
     ///
     /// As [`publish`](Self::publish).

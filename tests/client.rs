@@ -221,7 +221,9 @@ fn rpc_ping(protocol: Protocol) {
 
 fn publish_history_presence_and_presence_stats(protocol: Protocol) {
     let server = Centrifugo::shared();
-    let (client, events) = client(&server.ws_url(), config(protocol).token(user_token("calls-user")));
+    // One user per protocol: the two variants run at once, and presence counts users.
+    let user = format!("calls-user-{protocol:?}");
+    let (client, events) = client(&server.ws_url(), config(protocol).token(user_token(&user)));
     client.connect().unwrap();
     events.connected();
 
@@ -245,9 +247,15 @@ fn publish_history_presence_and_presence_stats(protocol: Protocol) {
     assert_eq!(newer.publications().len(), 2);
     let newest = client.history(&stream, HistoryOptions::default().limit(1).reverse(true)).unwrap();
     assert_eq!(newest.publications()[0].data(), br#"{"n": 3}"#);
+    let position_only = client.history(&stream, HistoryOptions::default()).unwrap();
+    assert!(position_only.publications().is_empty(), "the default asks for the position only");
+    assert_eq!(position_only.position().offset, 3);
+    let latest = client.history(&stream, HistoryOptions::latest(2)).unwrap();
+    let data: Vec<&[u8]> = latest.publications().iter().map(|p| p.data()).collect();
+    assert_eq!(data, vec![&br#"{"n": 3}"#[..], br#"{"n": 2}"#], "the newest two, newest first");
 
     // Presence: the personal channel has this user (server-side subscription).
-    let personal = format!("{}:#calls-user", config::PERSONAL);
+    let personal = format!("{}:#{user}", config::PERSONAL);
     let presence = client.presence(&personal).unwrap();
     assert_eq!(presence.clients().len(), 1);
     let stats = client.presence_stats(&personal).unwrap();

@@ -115,7 +115,13 @@ fn a_server_that_never_answers_makes_calls_time_out(protocol: Protocol) {
     client.connect().unwrap();
     events.connected();
     let started = Instant::now();
-    assert!(matches!(client.rpc("anything", "{}"), Err(Error::Timeout)));
+    match client.rpc("anything", "{}") {
+        Err(Error::Timeout(timeout)) => {
+            assert!(!timeout.while_not_connected(), "it was connected");
+            assert_eq!(timeout.to_string(), "no reply from the server within 300 ms");
+        }
+        other => panic!("expected a timeout, got {other:?}"),
+    }
     let took = started.elapsed();
     assert!(took >= timeout && took < timeout + Duration::from_secs(1), "took {took:?}");
     // Concurrent calls time out too, each once.
@@ -126,7 +132,7 @@ fn a_server_that_never_answers_makes_calls_time_out(protocol: Protocol) {
         })
         .collect();
     for caller in callers {
-        assert!(matches!(caller.join().unwrap(), Err(Error::Timeout)));
+        assert!(matches!(caller.join().unwrap(), Err(Error::Timeout(_))));
     }
     assert_eq!(client.state(), ClientState::Connected, "a slow server is not a dead one");
     client.close();

@@ -307,8 +307,14 @@ fn missed_publications_are_recovered_after_a_reconnect(protocol: Protocol) {
     let (_server, client, events) = publish_while_away(protocol, &name, &format!("recover-{protocol:?}"));
     let subscribed = events.subscribed();
     assert!(subscribed.was_recovering() && subscribed.recovered(), "{subscribed:?}");
+    // `position` is where the recovery started; the recovered publications follow it.
+    let from = subscribed.position().expect("a recoverable subscription has a position").clone();
+    let after = subscribed.position_after_recovery().expect("and a position after recovery");
+    assert_eq!((after.offset, &after.epoch), (from.offset + 20, &from.epoch), "{subscribed:?}");
     for n in 0..20 {
-        assert_eq!(events.publication().data(), format!(r#"{{"missed":{n}}}"#).as_bytes(), "publication {n}");
+        let publication = events.publication();
+        assert_eq!(publication.data(), format!(r#"{{"missed":{n}}}"#).as_bytes(), "publication {n}");
+        assert_eq!(publication.publication().offset(), from.offset + 1 + n, "publication {n}");
     }
     let extra = events.within(Duration::from_millis(300));
     assert!(

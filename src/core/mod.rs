@@ -36,7 +36,7 @@ use rand::rngs::StdRng;
 
 use crate::backoff;
 use crate::config::HistoryOptions;
-use crate::error::{Error, ServerError, TransportError};
+use crate::error::{Error, ServerError, TimeoutError, TransportError};
 use crate::events::{
     ClientEvent, ConnectedEvent, ConnectingEvent, DisconnectedEvent, ErrorEvent, MessageEvent,
 };
@@ -233,6 +233,15 @@ struct Waiting<S> {
     deadline: Instant,
 }
 
+/// A `ready()` waiting for the connection.
+#[derive(Debug)]
+struct ReadyWaiter<S> {
+    slot: S,
+    deadline: Instant,
+    /// How long the caller asked to wait, for the timeout's message.
+    waited: Duration,
+}
+
 /// The server ping watchdog.
 #[derive(Clone, Copy, Debug)]
 struct PingWatch {
@@ -258,7 +267,10 @@ pub(crate) struct Core<S> {
     refresh: Refresh,
     calls: Calls<S>,
     waiting: Vec<Waiting<S>>,
-    ready_waiters: Vec<(S, Instant)>,
+    ready_waiters: Vec<ReadyWaiter<S>>,
+    /// The error of the last failed connection attempt since `connect()` or the last success:
+    /// what a wait for the connection that times out reports as its cause.
+    last_attempt_error: Option<Arc<Error>>,
     subs: registry::Registry<S>,
     sub_fetches: HashMap<u64, (SubId, Fetch)>,
     fetch_attempt: u64,
@@ -285,6 +297,7 @@ impl<S> Core<S> {
             calls: Calls::default(),
             waiting: Vec::new(),
             ready_waiters: Vec::new(),
+            last_attempt_error: None,
             subs: registry::Registry::default(),
             sub_fetches: HashMap::new(),
             fetch_attempt: 0,
@@ -319,7 +332,7 @@ impl<S> Core<S> {
             refresh,
             self.calls.next_deadline(),
             self.waiting.iter().map(|waiting| waiting.deadline).min(),
-            self.ready_waiters.iter().map(|(_, deadline)| *deadline).min(),
+            self.ready_waiters.iter().map(|waiter| waiter.deadline).min(),
             self.subs.next_deadline(),
         ]
         .into_iter()
@@ -335,6 +348,7 @@ impl<S> Core<S> {
         }
         self.set_state(ClientState::Connecting);
         self.reconnect_attempts = 0;
+        self.last_attempt_error = None;
         self.emit(ClientEvent::Connecting(ConnectingEvent::new(Connecting::ConnectCalled.reason())));
         self.start_attempt();
     }
@@ -375,10 +389,11 @@ impl<S> Core<S> {
     }
 
     /// Answers `slot` once connected, or with an error when that cannot happen by `deadline`.
-    pub(crate) fn wait_ready(&mut self, slot: S, deadline: Instant) {
+    /// `waited` is the whole wait the caller asked for, for the timeout's message.
+    pub(crate) fn wait_ready(&mut self, slot: S, deadline: Instant, waited: Duration) {
         match self.state {
             ClientState::Connected => self.complete(slot, Ok(Reply::default())),
-            ClientState::Connecting => self.ready_waiters.push((slot, deadline)),
+            ClientState::Connecting => self.ready_waiters.push(ReadyWaiter { slot, deadline, waited }),
             ClientState::Disconnected => self.complete(slot, Err(Error::Disconnected)),
             ClientState::Closed => self.complete(slot, Err(Error::Closed)),
         }
@@ -491,7 +506,7 @@ impl<S> Core<S> {
         }
         if let Link::Handshaking { deadline, .. } = self.link {
             if deadline <= now {
-                self.emit_error(Error::Timeout);
+                self.emit_error(Error::Timeout(TimeoutError::connect_reply(self.config.timeout)));
                 self.drop_link();
                 self.schedule_reconnect(now);
             }
@@ -506,9 +521,9 @@ impl<S> Core<S> {
         }
         for purpose in self.calls.expire(now) {
             match purpose {
-                Purpose::User(slot) => self.complete(slot, Err(Error::Timeout)),
+                Purpose::User(slot) => self.complete(slot, Err(self.reply_timeout())),
                 Purpose::Refresh => {
-                    self.emit_error(Error::Timeout);
+                    self.emit_error(self.reply_timeout());
                     self.retry_refresh_later(now);
                 }
                 Purpose::Subscribe(_) => self.subscription_command_failed(Connecting::SubscribeTimeout, now),
@@ -516,7 +531,7 @@ impl<S> Core<S> {
                     self.subscription_command_failed(Connecting::UnsubscribeError, now)
                 }
                 Purpose::SubRefresh(sub) => {
-                    self.sub_error(sub, Error::Timeout);
+                    self.sub_error(sub, self.reply_timeout());
                     self.retry_sub_refresh(sub, now);
                 }
             }
@@ -526,13 +541,15 @@ impl<S> Core<S> {
             std::mem::take(&mut self.waiting).into_iter().partition(|waiting| waiting.deadline <= now);
         self.waiting = waiting;
         for waiting in expired {
-            self.complete(waiting.slot, Err(Error::Timeout));
+            let error = self.connection_timeout(self.config.timeout);
+            self.complete(waiting.slot, Err(error));
         }
         let (expired, ready): (Vec<_>, Vec<_>) =
-            std::mem::take(&mut self.ready_waiters).into_iter().partition(|(_, deadline)| *deadline <= now);
+            std::mem::take(&mut self.ready_waiters).into_iter().partition(|waiter| waiter.deadline <= now);
         self.ready_waiters = ready;
-        for (slot, _) in expired {
-            self.complete(slot, Err(Error::Timeout));
+        for waiter in expired {
+            let error = self.connection_timeout(waiter.waited);
+            self.complete(waiter.slot, Err(error));
         }
     }
 
@@ -615,6 +632,7 @@ impl<S> Core<S> {
         self.link = Link::Up { generation };
         self.effects.push(Effect::Up { generation });
         self.reconnect_attempts = 0;
+        self.last_attempt_error = None;
         if result.ping > 0 {
             let window = Duration::from_secs(u64::from(result.ping)) + self.config.max_server_ping_delay;
             self.ping = Some(PingWatch { window, deadline: now + window, pong: result.pong });
@@ -630,8 +648,8 @@ impl<S> Core<S> {
         for waiting in std::mem::take(&mut self.waiting) {
             self.send_call(waiting.request, waiting.slot, waiting.deadline);
         }
-        for (slot, _) in std::mem::take(&mut self.ready_waiters) {
-            self.complete(slot, Ok(Reply::default()));
+        for waiter in std::mem::take(&mut self.ready_waiters) {
+            self.complete(waiter.slot, Ok(Reply::default()));
         }
     }
 
@@ -820,8 +838,8 @@ impl<S> Core<S> {
             self.complete(call.slot, Err(waiting_error.clone()));
         }
         let ready = std::mem::take(&mut self.ready_waiters);
-        for (slot, _) in ready {
-            self.complete(slot, Err(waiting_error.clone()));
+        for waiter in ready {
+            self.complete(waiter.slot, Err(waiting_error.clone()));
         }
         let previous = self.state;
         self.set_state(ClientState::Disconnected);
@@ -868,7 +886,20 @@ impl<S> Core<S> {
     }
 
     fn emit_error(&mut self, error: Error) {
+        if self.state == ClientState::Connecting {
+            self.last_attempt_error = Some(Arc::new(error.clone()));
+        }
         self.emit(ClientEvent::Error(ErrorEvent::new(error)));
+    }
+
+    /// A command sent on a live connection got no reply in time.
+    fn reply_timeout(&self) -> Error {
+        Error::Timeout(TimeoutError::reply(self.config.timeout))
+    }
+
+    /// A wait for the connection ran out after `waited`: with the last attempt's error.
+    fn connection_timeout(&self, waited: Duration) -> Error {
+        Error::Timeout(TimeoutError::connection(waited, self.last_attempt_error.clone()))
     }
 
     fn complete(&mut self, slot: S, result: Result<Reply, Error>) {

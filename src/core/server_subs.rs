@@ -88,6 +88,7 @@ impl<S> Core<S> {
                 recoverable: subscribe.recoverable,
                 position: (subscribe.positioned || subscribe.recoverable)
                     .then_some(StreamPosition { offset: subscribe.offset, epoch: subscribe.epoch }),
+                last_recovered_offset: subscribe.offset,
                 data: subscribe.data,
             }));
         } else if push.unsubscribe.is_some() {

@@ -27,7 +27,7 @@ use super::calls::Purpose;
 use super::{Core, Request, TOKEN_RETRY_MAX, TOKEN_RETRY_MIN, Waiting};
 use crate::backoff;
 use crate::delta;
-use crate::error::{Error, ServerError};
+use crate::error::{Error, ServerError, TimeoutError};
 use crate::events::{
     ErrorEvent, JoinEvent, LeaveEvent, PublicationEvent, SubscribedEvent, SubscribingEvent,
     SubscriptionEvent, UnsubscribedEvent,
@@ -724,7 +724,12 @@ impl<S> Core<S> {
                 std::mem::take(&mut sub.waiting).into_iter().partition(|call| call.deadline <= now);
             sub.waiting = waiting;
             for call in expired {
-                self.complete(call.slot, Err(Error::Timeout));
+                let error = if self.state == ClientState::Connected {
+                    Error::Timeout(TimeoutError::subscription(self.config.timeout))
+                } else {
+                    self.connection_timeout(self.config.timeout)
+                };
+                self.complete(call.slot, Err(error));
             }
         }
     }

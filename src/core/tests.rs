@@ -298,7 +298,13 @@ fn a_call_waiting_for_the_connection_times_out_at_its_deadline() {
     let (slot, _) = sim.call(rpc());
     let (waited, effects) = sim.run_to_next_deadline();
     assert_eq!(waited, TIMEOUT);
-    assert!(matches!(completions(&effects)[..], [(s, Err(Error::Timeout))] if s == slot));
+    match &completions(&effects)[..] {
+        [(s, Err(Error::Timeout(timeout)))] if *s == slot => {
+            assert!(timeout.while_not_connected());
+            assert_eq!(timeout.waited(), TIMEOUT);
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]
@@ -308,7 +314,10 @@ fn a_reply_after_the_timeout_is_dropped_and_the_caller_is_answered_once() {
     let (slot, effects) = sim.call(rpc());
     let id = sent(&effects, generation)[0].id;
     let effects = sim.advance(TIMEOUT);
-    assert!(matches!(completions(&effects)[..], [(s, Err(Error::Timeout))] if s == slot));
+    match &completions(&effects)[..] {
+        [(s, Err(Error::Timeout(timeout)))] if *s == slot => assert!(!timeout.while_not_connected()),
+        other => panic!("{other:?}"),
+    }
     let effects = sim.reply(generation, Reply { id, rpc: Some(Default::default()), ..Default::default() });
     assert!(completions(&effects).is_empty(), "answered twice: {effects:?}");
 }
@@ -518,7 +527,10 @@ fn a_connect_reply_that_never_comes_times_out_and_reconnects() {
     sim.open(generation);
     let (waited, effects) = sim.run_to_next_deadline();
     assert_eq!(waited, TIMEOUT);
-    assert!(matches!(errors(&effects)[..], [Error::Timeout]));
+    match &errors(&effects)[..] {
+        [Error::Timeout(timeout)] => assert!(timeout.to_string().contains("connect command"), "{timeout}"),
+        other => panic!("{other:?}"),
+    }
     assert_eq!(closes(&effects), vec![generation]);
     let (_, effects) = sim.run_to_next_deadline();
     assert!(dialed(&effects).is_some());
@@ -723,7 +735,7 @@ fn close_reports_client_closed_and_fails_everything_with_closed() {
 fn ready_waiters_are_answered_on_connect_or_on_stop() {
     let mut sim = Sim::new(config("", false));
     let generation = sim.start();
-    sim.core.wait_ready(7, sim.now + Duration::from_secs(3));
+    sim.core.wait_ready(7, sim.now + Duration::from_secs(3), Duration::from_secs(3));
     assert!(sim.core.take_effects().is_empty());
     let id = sim.open(generation);
     let effects = sim.reply(
@@ -734,10 +746,71 @@ fn ready_waiters_are_answered_on_connect_or_on_stop() {
 
     let mut sim = Sim::new(config("", false));
     sim.start();
-    sim.core.wait_ready(8, sim.now + Duration::from_secs(3));
+    sim.core.wait_ready(8, sim.now + Duration::from_secs(3), Duration::from_secs(3));
     let (waited, effects) = sim.run_to_next_deadline();
     assert_eq!(waited, Duration::from_secs(3));
-    assert!(matches!(completions(&effects)[..], [(8, Err(Error::Timeout))]));
+    match &completions(&effects)[..] {
+        [(8, Err(Error::Timeout(timeout)))] => {
+            assert_eq!(timeout.waited(), Duration::from_secs(3));
+            assert!(timeout.last_connection_error().is_none(), "no attempt failed yet");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_wait_for_the_connection_that_times_out_names_the_last_failed_attempt() {
+    let mut sim = Sim::new(config("", false));
+    let generation = sim.start();
+    sim.core.wait_ready(3, sim.now + Duration::from_secs(30), Duration::from_secs(30));
+    let (slot, _) = sim.call(rpc());
+    let now = sim.now;
+    sim.core.dial_failed(generation, TransportError::new("certificate verify failed"), now);
+    sim.core.take_effects();
+    let (_, effects) = sim.run_to_next_deadline();
+    let generation = dialed(&effects).expect("it retries");
+    sim.core.dial_failed(generation, TransportError::new("proxy refused the tunnel: 407"), sim.now);
+    let effects = sim.advance(TIMEOUT);
+    match &completions(&effects)[..] {
+        [(s, Err(Error::Timeout(timeout)))] if *s == slot => {
+            assert!(
+                timeout.to_string().contains("last attempt: transport error: proxy refused the tunnel: 407"),
+                "{timeout}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let effects = sim.advance(Duration::from_secs(30));
+    match &completions(&effects)[..] {
+        [(3, Err(Error::Timeout(timeout)))] => {
+            assert!(
+                matches!(timeout.last_connection_error(), Some(Error::Transport(e)) if e.to_string().contains("407"))
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_successful_connection_forgets_the_failed_attempts_before_it() {
+    let mut sim = Sim::new(config("", false));
+    let generation = sim.start();
+    sim.core.dial_failed(generation, TransportError::new("connection refused"), sim.now);
+    let (_, effects) = sim.run_to_next_deadline();
+    let generation = dialed(&effects).expect("it retries");
+    let id = sim.open(generation);
+    sim.reply(generation, Reply { id, connect: Some(Box::new(ping_result(0, false))), ..Default::default() });
+    sim.core.disconnect();
+    sim.core.connect();
+    sim.core.take_effects();
+    sim.core.wait_ready(4, sim.now + Duration::from_secs(1), Duration::from_secs(1));
+    let effects = sim.advance(Duration::from_secs(1));
+    match &completions(&effects)[..] {
+        [(4, Err(Error::Timeout(timeout)))] => {
+            assert!(timeout.last_connection_error().is_none(), "{timeout}")
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]

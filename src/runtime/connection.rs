@@ -455,23 +455,31 @@ fn is_retry(err: &std::io::Error) -> bool {
 }
 
 fn read_failed(err: std::io::Error, close_frame: &mut Option<(u16, String)>) -> TransportEvent {
-    TransportEvent::Closed {
-        close: close_frame.take(),
-        error: Some(TransportError::with_source("read failed", err)),
-    }
+    closed_with_error(TransportError::with_source("read failed", err), close_frame)
+}
+
+/// The connection ended with an I/O error. After the server's close frame that error is only
+/// the echo of the close (a reset, or a broken pipe when the close reply is written): the close
+/// frame names the cause (1009 message too big, a 3xxx code), so the error is not reported.
+fn closed_with_error(error: TransportError, close_frame: &mut Option<(u16, String)>) -> TransportEvent {
+    let close = close_frame.take();
+    let error = if close.is_some() {
+        log::debug!("after the server's close frame: {error}");
+        None
+    } else {
+        Some(error)
+    };
+    TransportEvent::Closed { close, error }
 }
 
 /// How a read error ends the connection.
 fn ended(error: tungstenite::Error, close_frame: &mut Option<(u16, String)>) -> TransportEvent {
-    let close = close_frame.take();
     match error {
+        tungstenite::Error::Io(err) => read_failed(err, close_frame),
         tungstenite::Error::ConnectionClosed
         | tungstenite::Error::AlreadyClosed
         | tungstenite::Error::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
-            TransportEvent::Closed { close, error: None }
-        }
-        tungstenite::Error::Io(err) => {
-            TransportEvent::Closed { close, error: Some(TransportError::with_source("read failed", err)) }
+            TransportEvent::Closed { close: close_frame.take(), error: None }
         }
         tungstenite::Error::Capacity(err) => {
             TransportEvent::ProtocolError(format!("the server sent a message over max_message_size: {err}"))

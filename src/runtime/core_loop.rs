@@ -133,7 +133,7 @@ impl CoreLoop {
             Input::Close => self.core.close(),
             Input::SetToken(token) => self.core.set_token(token),
             Input::Call { request, slot } => self.core.call(request, slot, now),
-            Input::Ready { slot, deadline } => self.core.wait_ready(slot, deadline),
+            Input::Ready { slot, deadline, timeout } => self.core.wait_ready(slot, deadline, timeout),
             Input::Token { attempt, result } => self.core.token_fetched(attempt, result, now),
             Input::TokenWorkerEnded => {}
             Input::Transport { generation, event } => self.transport_event(generation, event, now),

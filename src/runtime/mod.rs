@@ -38,7 +38,7 @@ use crossbeam_channel::Sender;
 
 use crate::codec::Codec;
 use crate::core::{CommandIds, Core, Request, SubId, SubSettings};
-use crate::error::{Error, TransportError};
+use crate::error::{Error, TimeoutError, TransportError};
 use crate::listener::ClientListener;
 use crate::protocol::Reply;
 use crate::subscription::SubscriptionShared;
@@ -64,7 +64,7 @@ pub(crate) enum Input {
     Close,
     SetToken(String),
     Call { request: Request, slot: Slot },
-    Ready { slot: Slot, deadline: Instant },
+    Ready { slot: Slot, deadline: Instant, timeout: Duration },
     Transport { generation: u64, event: TransportEvent },
     Token { attempt: u64, result: Result<String, TokenError> },
     TokenWorkerEnded,
@@ -241,7 +241,7 @@ impl Handles {
                 }
                 return match answer.recv_deadline(deadline) {
                     Ok(result) => result,
-                    Err(_) if self.route.take(id).is_some() => Err(Error::Timeout),
+                    Err(_) if self.route.take(id).is_some() => Err(TimeoutError::reply(timeout).into()),
                     // Taken by the reader or the core: the answer is on its way.
                     Err(_) => answer.recv().unwrap_or(Err(Error::ConnectionLost)),
                 };
@@ -250,20 +250,21 @@ impl Handles {
         self.send(Input::Call { request, slot })?;
         match answer.recv_deadline(deadline + CALLER_GRACE) {
             Ok(result) => result,
-            Err(oneshot::Missing::Timeout) => Err(Error::Timeout),
+            Err(oneshot::Missing::Timeout) => Err(TimeoutError::reply(timeout).into()),
             // The core thread dropped the slot unanswered: it has shut down.
             Err(oneshot::Missing::Disconnected) => Err(Error::Closed),
         }
     }
 
     /// Waits until the client is connected, at most until `deadline`.
-    pub(crate) fn ready(&self, deadline: Instant) -> Result<(), Error> {
+    pub(crate) fn ready(&self, timeout: Duration) -> Result<(), Error> {
         let _lifted = self.lift_backlog_limit_for_callbacks();
+        let deadline = Instant::now() + timeout;
         let (slot, answer) = oneshot::oneshot();
-        self.send(Input::Ready { slot, deadline })?;
+        self.send(Input::Ready { slot, deadline, timeout })?;
         match answer.recv_deadline(deadline + CALLER_GRACE) {
             Ok(result) => result.map(|_| ()),
-            Err(oneshot::Missing::Timeout) => Err(Error::Timeout),
+            Err(oneshot::Missing::Timeout) => Err(TimeoutError::connection(timeout, None).into()),
             Err(oneshot::Missing::Disconnected) => Err(Error::Closed),
         }
     }
@@ -294,7 +295,7 @@ impl Handles {
         self.send(Input::SubCall { sub, request, slot })?;
         match answer.recv_deadline(Instant::now() + timeout + CALLER_GRACE) {
             Ok(result) => result,
-            Err(oneshot::Missing::Timeout) => Err(Error::Timeout),
+            Err(oneshot::Missing::Timeout) => Err(TimeoutError::subscription(timeout).into()),
             Err(oneshot::Missing::Disconnected) => Err(Error::Closed),
         }
     }

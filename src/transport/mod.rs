@@ -21,7 +21,7 @@ use tungstenite::http::HeaderValue;
 use tungstenite::protocol::WebSocketConfig;
 
 use crate::config::{ClientConfig, Protocol, RootCertificate};
-use crate::error::{Error, TransportError};
+use crate::error::{Error, TransportError, humantime};
 pub(crate) use endpoint::Endpoint;
 pub(crate) use frame::{Opcode, encode_client_frame, new_mask};
 use stream::BudgetedTcp;
@@ -139,29 +139,34 @@ impl DialControl {
 
 /// Dials the endpoint and completes the WebSocket handshake.
 pub(crate) fn dial(config: &TransportConfig, control: &DialControl) -> Result<Dialed, TransportError> {
-    let deadline = Instant::now() + config.connect_timeout;
+    let budget = DialBudget::start(config.connect_timeout);
     let endpoint = &config.endpoint;
     let (host, port) = match &config.proxy {
         Some(proxy) => proxy::split_address(&proxy.address)?,
         None => (endpoint.host.clone(), endpoint.port),
     };
-    let tcp = connect_tcp(&host, port, deadline)?;
+    let tcp = connect_tcp(&host, port, &budget)?;
     control.register(&tcp)?;
     tcp.set_nodelay(true).map_err(|err| TransportError::with_source("cannot set TCP_NODELAY", err))?;
-    set_timeouts(&tcp, Some(remaining(deadline)?))?;
+    set_timeouts(&tcp, Some(budget.remaining("before the first byte was sent")?))?;
     if let Some(proxy) = &config.proxy {
-        proxy::tunnel(&tcp, proxy, &endpoint.host, endpoint.port)?;
+        proxy::tunnel(&tcp, proxy, &endpoint.host, endpoint.port, &budget)?;
     }
     let inner = tcp.try_clone().map_err(|err| TransportError::with_source("cannot clone the socket", err))?;
     let stream = match &config.tls {
-        Some(connector) => {
-            Stream::Tls(Box::new(connector.connect(&endpoint.host, BudgetedTcp::new(inner)).map_err(
-                |err| TransportError::new(format!("TLS handshake with {} failed: {err}", endpoint.host)),
-            )?))
-        }
+        Some(connector) => Stream::Tls(Box::new(
+            connector.connect(&endpoint.host, BudgetedTcp::new(inner)).map_err(|err| match err {
+                native_tls::HandshakeError::WouldBlock(_) => {
+                    budget.timed_out(&format!("in the TLS handshake with {}", endpoint.host))
+                }
+                native_tls::HandshakeError::Failure(err) => {
+                    TransportError::new(format!("TLS handshake with {} failed: {err}", endpoint.host))
+                }
+            })?,
+        )),
         None => Stream::Plain(BudgetedTcp::new(inner)),
     };
-    let mut socket = websocket_handshake(config, stream)?;
+    let mut socket = websocket_handshake(config, stream, &budget)?;
     // From now on reads take only what the reader has seen arrive (see `stream`).
     socket.get_mut().allow_reads(0);
     if control.is_cancelled() {
@@ -175,29 +180,74 @@ pub(crate) fn dial(config: &TransportConfig, control: &DialControl) -> Result<Di
     Ok(Dialed { socket, tcp })
 }
 
-fn connect_tcp(host: &str, port: u16, deadline: Instant) -> Result<TcpStream, TransportError> {
+/// The `connect_timeout` of one dial, shared by its steps, so that a step that runs out of it
+/// says so, after how long and where, instead of surfacing the socket's `WouldBlock`.
+pub(crate) struct DialBudget {
+    deadline: Instant,
+    total: Duration,
+}
+
+impl DialBudget {
+    fn start(total: Duration) -> DialBudget {
+        DialBudget { deadline: Instant::now() + total, total }
+    }
+
+    /// What is left for `step`, or the timeout error naming it.
+    pub(crate) fn remaining(&self, step: &str) -> Result<Duration, TransportError> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() { Err(self.timed_out(step)) } else { Ok(left) }
+    }
+
+    /// The error of a dial that ran out of time in `step` (e.g. "in the WebSocket handshake").
+    pub(crate) fn timed_out(&self, step: &str) -> TransportError {
+        TransportError::new(format!("connect timed out after {} {step}", humantime(self.total)))
+    }
+
+    /// An I/O error of `step`: the timeout when the socket's deadline passed, otherwise
+    /// `what` with the error as its source.
+    pub(crate) fn io_failure(&self, step: &str, what: &str, err: std::io::Error) -> TransportError {
+        if is_timeout(&err) { self.timed_out(step) } else { TransportError::with_source(what, err) }
+    }
+}
+
+/// How a blocking socket reports that its read or write timeout passed (`WouldBlock` on Unix,
+/// `TimedOut` on Windows).
+fn is_timeout(err: &std::io::Error) -> bool {
+    matches!(err.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut)
+}
+
+fn connect_tcp(host: &str, port: u16, budget: &DialBudget) -> Result<TcpStream, TransportError> {
     let addresses: Vec<SocketAddr> = (host, port)
         .to_socket_addrs()
         .map_err(|err| TransportError::with_source(format!("cannot resolve {host}"), err))?
         .collect();
+    // The system resolver cannot be interrupted; it can only be found to have taken too long.
+    budget.remaining(&format!("resolving {host}"))?;
     let mut last_error = None;
     for address in &addresses {
-        match TcpStream::connect_timeout(address, remaining(deadline)?) {
+        let step = format!("connecting to {address}");
+        match TcpStream::connect_timeout(address, budget.remaining(&step)?) {
             Ok(tcp) => return Ok(tcp),
-            Err(err) => last_error = Some(err),
+            Err(err) if is_timeout(&err) => last_error = Some(budget.timed_out(&step)),
+            Err(err) => {
+                last_error =
+                    Some(TransportError::with_source(format!("cannot connect to {host}:{port}"), err))
+            }
         }
     }
-    Err(match last_error {
-        Some(err) => TransportError::with_source(format!("cannot connect to {host}:{port}"), err),
-        None => TransportError::new(format!("{host} resolves to no address")),
-    })
+    Err(last_error.unwrap_or_else(|| TransportError::new(format!("{host} resolves to no address"))))
 }
 
-fn websocket_handshake(config: &TransportConfig, stream: Stream) -> Result<Socket, TransportError> {
+fn websocket_handshake(
+    config: &TransportConfig,
+    stream: Stream,
+    budget: &DialBudget,
+) -> Result<Socket, TransportError> {
+    const STEP: &str = "in the WebSocket handshake";
     let mut request = config
         .endpoint
-        .url
-        .as_str()
+        .uri
+        .clone()
         .into_client_request()
         .map_err(|err| TransportError::with_source("invalid WebSocket request", err))?;
     for (name, value) in &config.headers {
@@ -221,10 +271,13 @@ fn websocket_handshake(config: &TransportConfig, stream: Stream) -> Result<Socke
         Err(HandshakeError::Failure(tungstenite::Error::Http(response))) => {
             Err(TransportError::new(format!("WebSocket handshake refused with HTTP {}", response.status())))
         }
+        Err(HandshakeError::Failure(tungstenite::Error::Io(err))) => {
+            Err(budget.io_failure(STEP, "WebSocket handshake failed", err))
+        }
         Err(HandshakeError::Failure(err)) => {
             Err(TransportError::with_source("WebSocket handshake failed", err))
         }
-        Err(HandshakeError::Interrupted(_)) => Err(TransportError::new("WebSocket handshake timed out")),
+        Err(HandshakeError::Interrupted(_)) => Err(budget.timed_out(STEP)),
     }
 }
 
@@ -233,9 +286,4 @@ fn set_timeouts(tcp: &TcpStream, timeout: Option<Duration>) -> Result<(), Transp
         .map_err(|err| TransportError::with_source("cannot set a read timeout", err))?;
     tcp.set_write_timeout(timeout)
         .map_err(|err| TransportError::with_source("cannot set a write timeout", err))
-}
-
-fn remaining(deadline: Instant) -> Result<Duration, TransportError> {
-    let left = deadline.saturating_duration_since(Instant::now());
-    if left.is_zero() { Err(TransportError::new("connect timeout expired")) } else { Ok(left) }
 }

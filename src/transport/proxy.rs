@@ -3,6 +3,7 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 
+use super::DialBudget;
 use crate::config::HttpProxy;
 use crate::error::TransportError;
 
@@ -26,7 +27,9 @@ pub(crate) fn tunnel(
     proxy: &HttpProxy,
     host: &str,
     port: u16,
+    budget: &DialBudget,
 ) -> Result<(), TransportError> {
+    const STEP: &str = "waiting for the proxy's answer to CONNECT";
     let target = if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") };
     let mut request = format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n");
     if let Some((user, password)) = &proxy.credentials {
@@ -37,7 +40,7 @@ pub(crate) fn tunnel(
     }
     request.push_str("\r\n");
     tcp.write_all(request.as_bytes())
-        .map_err(|err| TransportError::with_source("cannot write to the proxy", err))?;
+        .map_err(|err| budget.io_failure("sending CONNECT to the proxy", "cannot write to the proxy", err))?;
 
     let mut head = Vec::with_capacity(256);
     let mut byte = [0u8; 1];
@@ -49,7 +52,7 @@ pub(crate) fn tunnel(
         match tcp.read(&mut byte) {
             Ok(0) => return Err(TransportError::new("proxy closed the connection during CONNECT")),
             Ok(_) => head.push(byte[0]),
-            Err(err) => return Err(TransportError::with_source("cannot read the proxy's answer", err)),
+            Err(err) => return Err(budget.io_failure(STEP, "cannot read the proxy's answer", err)),
         }
     }
     let status_line = head.split(|&b| b == b'\r').next().unwrap_or_default();
