@@ -691,3 +691,49 @@ fn rapid_subscribe_and_unsubscribe_never_hits_already_subscribed(protocol: Proto
     );
     client.close();
 }
+
+/// The receivers of the channel listeners can be named through the crate's re-export and
+/// waited on together with `select!`, without depending on crossbeam-channel directly.
+#[test]
+fn channel_listeners_work_with_the_reexported_select() {
+    use centrifuge_blocking::crossbeam_channel::{Receiver, select};
+    use centrifuge_blocking::listener;
+
+    struct Inbox {
+        client: Receiver<ClientEvent>,
+        news: Receiver<SubscriptionEvent>,
+    }
+
+    let server = Centrifugo::shared();
+    let (client_listener, client_events) = listener::channel();
+    let client = Client::new(&server.ws_url(), ClientConfig::default(), client_listener).unwrap();
+    let (news_listener, news) = listener::subscription_channel();
+    let name = channel(Protocol::Json, config::HISTORY, "select");
+    client
+        .new_subscription(&name, SubscriptionConfig::default(), news_listener)
+        .unwrap()
+        .subscribe()
+        .unwrap();
+    client.connect().unwrap();
+    let inbox = Inbox { client: client_events, news };
+    let (mut connected, mut subscribed, mut published) = (false, false, false);
+    while !(connected && subscribed && published) {
+        select! {
+            recv(inbox.client) -> event => connected |= matches!(event, Ok(ClientEvent::Connected(_))),
+            recv(inbox.news) -> event => match event {
+                Ok(SubscriptionEvent::Subscribed(_)) => {
+                    subscribed = true;
+                    server.api().publish(&name, r#"{"via":"select"}"#).unwrap();
+                }
+                Ok(SubscriptionEvent::Publication(publication)) => {
+                    assert_eq!(publication.data(), br#"{"via":"select"}"#);
+                    published = true;
+                }
+                Ok(_) => {}
+                Err(_) => panic!("the subscription's channel closed"),
+            },
+            default(EVENT_TIMEOUT) => panic!("no event within {EVENT_TIMEOUT:?}"),
+        }
+    }
+    client.close();
+}
