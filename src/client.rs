@@ -10,7 +10,7 @@ use rand::rngs::StdRng;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::sync::Mutex;
+use parking_lot::Mutex;
 
 use crate::config::{ClientConfig, HistoryOptions, Protocol, SubscriptionConfig};
 use crate::core::{CommandIds, Core, CoreConfig, Request, SubSettings};

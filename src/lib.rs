@@ -50,7 +50,6 @@ pub mod listener;
 mod protocol;
 mod runtime;
 mod subscription;
-mod sync;
 mod token;
 mod transport;
 mod types;

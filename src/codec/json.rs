@@ -1,6 +1,6 @@
 //! The JSON wire format: compact objects joined by `\n` in one text frame.
 //!
-//! The generated types carry serde attributes pointing here (see `tests/codegen.rs`): [`omit`] drops
+//! The generated types carry serde attributes pointing here (see `build.rs`): [`omit`] drops
 //! zero values like the server's encoder does, and [`raw`] embeds `bytes` payloads as raw JSON.
 //!
 //! Every message must be a JSON object. Nested messages are read by serde's derived code, which

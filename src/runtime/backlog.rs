@@ -24,7 +24,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use crate::sync::{Condvar, Mutex};
+use parking_lot::{Condvar, Mutex};
 
 /// How often a reader waiting for the backlog to shrink checks whether its connection closed.
 const WAIT_CHECK: Duration = Duration::from_millis(50);

@@ -39,9 +39,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::sync::{Condvar, Mutex};
 use bytes::Bytes;
 use crossbeam_channel::Sender;
+use parking_lot::{Condvar, Mutex};
 use tungstenite::Message;
 use tungstenite::error::ProtocolError;
 

@@ -33,8 +33,8 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::sync::Mutex;
 use crossbeam_channel::Sender;
+use parking_lot::Mutex;
 
 use crate::codec::Codec;
 use crate::core::{CommandIds, Core, Request, SubId, SubSettings};

@@ -12,7 +12,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::sync::{Condvar, Mutex};
+use parking_lot::{Condvar, Mutex};
 
 enum State<T> {
     /// No answer yet; how many senders could still give one.

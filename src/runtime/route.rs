@@ -20,7 +20,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::sync::Mutex;
+use parking_lot::Mutex;
 
 use super::{Connection, Slot};
 
