@@ -380,7 +380,7 @@ fn check_client_events(log: &[ClientEvent]) -> Result<(), String> {
 
 /// The names of the client's threads still running (Linux truncates them to 15 bytes).
 fn client_threads() -> Vec<String> {
-    std::fs::read_dir("/proc/self/task")
+    std::fs::read_dir(support::linux_proc("/proc/self/task"))
         .map(|tasks| {
             tasks
                 .filter_map(Result::ok)

@@ -3,9 +3,9 @@
 //!
 //! The panic and kill cases run this test binary again as a child ("victim") that starts a
 //! server, reports its pid and then dies; the parent checks that the server process goes away.
+//! Whether a process runs is read from Linux's /proc; elsewhere the tests stop saying so.
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -13,10 +13,24 @@ use centrifuge_test_harness::Centrifugo;
 
 const VICTIM: &str = "HARNESS_LIFECYCLE_VICTIM";
 
+/// Whether process `pid` exists (Linux: it has a directory in /proc).
+#[cfg(target_os = "linux")]
+fn running(pid: u32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Whether process `pid` exists: only Linux's /proc tells here, so the test stops.
+#[cfg(not(target_os = "linux"))]
+fn running(pid: u32) -> bool {
+    panic!(
+        "whether process {pid} runs is read from /proc, which only Linux has: this test runs on Linux only"
+    )
+}
+
 /// Waits (bounded) for a process to disappear; true when it did.
 fn gone_within(pid: u32, limit: Duration) -> bool {
     let deadline = Instant::now() + limit;
-    while Path::new(&format!("/proc/{pid}")).exists() {
+    while running(pid) {
         if Instant::now() > deadline {
             return false;
         }
@@ -70,10 +84,10 @@ fn victim_server(test: &str, mode: &str) -> (std::process::Child, u32) {
 fn dropping_the_last_handle_stops_the_server() {
     let server = Centrifugo::start();
     let pid = server.pid();
-    assert!(Path::new(&format!("/proc/{pid}")).exists());
+    assert!(running(pid));
     drop(server);
     // Drop waits for the guardian, which waits for the server: it is gone at once.
-    assert!(!Path::new(&format!("/proc/{pid}")).exists(), "server {pid} outlived its handle");
+    assert!(!running(pid), "server {pid} outlived its handle");
 }
 
 #[test]
@@ -93,7 +107,7 @@ fn a_killed_test_process_leaves_no_server() {
         return run_victim(&mode);
     }
     let (mut child, pid) = victim_server("a_killed_test_process_leaves_no_server", "hang");
-    assert!(Path::new(&format!("/proc/{pid}")).exists(), "the victim's server runs");
+    assert!(running(pid), "the victim's server runs");
     child.kill().expect("SIGKILL the victim");
     child.wait().expect("reap the victim");
     assert!(gone_within(pid, Duration::from_secs(10)), "server {pid} outlived the killed process");

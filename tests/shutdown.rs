@@ -1,4 +1,5 @@
-//! Shutdown hygiene, alone in its binary (it counts the process's threads and descriptors):
+//! Shutdown hygiene, alone in its binary (it counts the process's threads and descriptors,
+//! through Linux's /proc: [`support::linux_proc`] stops it elsewhere):
 //! thousands of create → connect → subscribe → close cycles leave nothing behind; `close()`
 //! returns within its documented bound while dialing a blackhole, while a token getter blocks,
 //! from many threads and from a callback, and while the server disconnects the client at the
@@ -361,7 +362,7 @@ fn port_of(url: &str) -> u16 {
 fn client_sockets_to(port: u16) -> usize {
     let mut inodes = HashSet::new();
     for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
-        let text = std::fs::read_to_string(table).unwrap_or_default();
+        let text = std::fs::read_to_string(support::linux_proc(table)).unwrap_or_default();
         for line in text.lines().skip(1) {
             let fields: Vec<&str> = line.split_whitespace().collect();
             let remote_port = fields.get(2).and_then(|remote| remote.rsplit(':').next());
@@ -372,7 +373,7 @@ fn client_sockets_to(port: u16) -> usize {
             }
         }
     }
-    std::fs::read_dir("/proc/self/fd")
+    std::fs::read_dir(support::linux_proc("/proc/self/fd"))
         .map(|fds| {
             fds.filter_map(Result::ok)
                 .filter_map(|fd| std::fs::read_link(fd.path()).ok())
@@ -384,7 +385,7 @@ fn client_sockets_to(port: u16) -> usize {
 
 /// `prefix` is matched against `comm`, which Linux truncates to 15 bytes.
 fn thread_named(prefix: &str) -> bool {
-    std::fs::read_dir("/proc/self/task")
+    std::fs::read_dir(support::linux_proc("/proc/self/task"))
         .map(|tasks| {
             tasks
                 .filter_map(Result::ok)
@@ -395,7 +396,7 @@ fn thread_named(prefix: &str) -> bool {
 }
 
 fn client_threads() -> usize {
-    std::fs::read_dir("/proc/self/task")
+    std::fs::read_dir(support::linux_proc("/proc/self/task"))
         .map(|tasks| {
             tasks
                 .filter_map(Result::ok)
@@ -417,5 +418,5 @@ fn wait_for_no_client_threads(limit: Duration) {
 }
 
 fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").map(|entries| entries.count()).unwrap_or(0)
+    std::fs::read_dir(support::linux_proc("/proc/self/fd")).map(|entries| entries.count()).unwrap_or(0)
 }

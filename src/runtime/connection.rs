@@ -32,6 +32,12 @@
 //! has a read timeout, a reader-thread peek never does (`caller_timeout_set`, changed only
 //! under the turn lock while no caller reads); only the reader thread reports the end of the
 //! connection (a caller that sees it leaves it in `ended`).
+//!
+//! Portability: all of this is the standard library's socket API (`peek`, read timeouts,
+//! `set_nonblocking`, `shutdown`), with nothing behind `cfg`. A read that times out is
+//! `WouldBlock` on Unix and `TimedOut` on Windows; `is_retry` takes both. It runs on Linux and
+//! is only type-checked for Windows and macOS: that `shutdown` wakes a thread blocked in `peek`
+//! there too is assumed, not tested.
 
 use std::io::{ErrorKind, Write};
 use std::net::{Shutdown, TcpStream};

@@ -94,9 +94,9 @@ impl Events {
     }
 }
 
-/// Resident memory of this process right now, KiB (0 when /proc cannot tell).
+/// Resident memory of this process right now, KiB (0 when /proc cannot tell). Linux only.
 pub fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
+    std::fs::read_to_string(super::linux_proc("/proc/self/status"))
         .ok()
         .and_then(|status| {
             status.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()
@@ -104,9 +104,9 @@ pub fn rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
-/// The number of threads in this process right now.
+/// The number of threads in this process right now. Linux only.
 pub fn thread_count() -> usize {
-    std::fs::read_dir("/proc/self/task").map(|tasks| tasks.count()).unwrap_or(0)
+    std::fs::read_dir(super::linux_proc("/proc/self/task")).map(|tasks| tasks.count()).unwrap_or(0)
 }
 
 /// The thread count once it is `expected`, or what it is after 200 ms. Right after a join the
