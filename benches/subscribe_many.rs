@@ -8,7 +8,8 @@
 use std::time::{Duration, Instant};
 
 use centrifuge_blocking::{
-    Client, ClientConfig, Protocol, SubscriptionConfig, SubscriptionEvent, listener::NoopListener,
+    Client, ClientConfig, Protocol, Subscription, SubscriptionConfig, SubscriptionEvent,
+    listener::NoopListener,
 };
 use centrifuge_test_harness::Centrifugo;
 
@@ -37,7 +38,7 @@ fn main() {
         let subscriptions: Vec<_> = (0..channels)
             .map(|n| {
                 let done = done.clone();
-                let listener = move |event: SubscriptionEvent| {
+                let listener = move |_: &Subscription, event: SubscriptionEvent| {
                     if matches!(event, SubscriptionEvent::Subscribed(_)) {
                         let _ = done.send(());
                     }

@@ -12,7 +12,7 @@ use std::io::BufRead;
 use std::sync::Arc;
 
 use centrifuge_blocking::{
-    Client, ClientConfig, ClientEvent, HistoryOptions, SubscriptionConfig, SubscriptionEvent,
+    Client, ClientConfig, ClientEvent, HistoryOptions, Subscription, SubscriptionConfig, SubscriptionEvent,
 };
 use centrifuge_test_harness::{Centrifugo, Claims, HMAC_SECRET};
 
@@ -37,29 +37,34 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Tokens for the harness's server; your backend would issue them.
     let token = Claims::connection(&name).info(serde_json::json!({ "name": name })).sign(HMAC_SECRET);
 
-    let client = Client::new(&url, ClientConfig::default().token(token), |event: ClientEvent| match event {
-        ClientEvent::Connecting(e) if e.code() != 0 => println!("* reconnecting ({})", e.reason()),
-        ClientEvent::Disconnected(e) => println!("* disconnected: {}", e.reason()),
-        _ => {}
-    })?;
+    let client = Client::new(
+        &url,
+        ClientConfig::default().token(token),
+        |_: &Client, event: ClientEvent| match event {
+            ClientEvent::Connecting(e) if e.code() != 0 => println!("* reconnecting ({})", e.reason()),
+            ClientEvent::Disconnected(e) => println!("* disconnected: {}", e.reason()),
+            _ => {}
+        },
+    )?;
     let me = name.clone();
-    let room =
-        client.new_subscription(ROOM, SubscriptionConfig::default(), move |event: SubscriptionEvent| {
-            match event {
-                SubscriptionEvent::Publication(p) => {
-                    let from = p.publication().info().map(|info| info.user().to_string()).unwrap_or_default();
-                    if from != me {
-                        println!("{from}: {}", text_of(p.data()));
-                    }
+    let room = client.new_subscription(
+        ROOM,
+        SubscriptionConfig::default(),
+        move |_: &Subscription, event: SubscriptionEvent| match event {
+            SubscriptionEvent::Publication(p) => {
+                let from = p.publication().info().map(|info| info.user().to_string()).unwrap_or_default();
+                if from != me {
+                    println!("{from}: {}", text_of(p.data()));
                 }
-                SubscriptionEvent::Join(j) => println!("* {} joined", j.info().user()),
-                SubscriptionEvent::Leave(l) => println!("* {} left", l.info().user()),
-                SubscriptionEvent::Subscribed(s) if s.was_recovering() && !s.recovered() => {
-                    println!("* some messages were missed while offline")
-                }
-                _ => {}
             }
-        })?;
+            SubscriptionEvent::Join(j) => println!("* {} joined", j.info().user()),
+            SubscriptionEvent::Leave(l) => println!("* {} left", l.info().user()),
+            SubscriptionEvent::Subscribed(s) if s.was_recovering() && !s.recovered() => {
+                println!("* some messages were missed while offline")
+            }
+            _ => {}
+        },
+    )?;
     client.connect()?;
     room.subscribe()?;
 

@@ -1,25 +1,28 @@
 //! The public client handle.
+//!
+//! Who keeps a client alive. Every handle shares the client's parts ([`ClientParts`]: the
+//! runtime port and the subscription registry); handles made by the user also share an
+//! [`Owner`], whose drop (with the last of them) tells the runtime to shut down. The handles
+//! passed to listener callbacks hold the owner only weakly, so a listener that uses its handle
+//! never keeps its own client running; cloning such a handle takes a share of the owner again
+//! (while it lives), which makes the clone an ordinary handle.
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use bytes::Bytes;
-use rand::SeedableRng;
-use rand::rngs::StdRng;
-
-use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use parking_lot::Mutex;
 
-use crate::config::{ClientConfig, HistoryOptions, Protocol, SubscriptionConfig};
-use crate::core::{CommandIds, Core, CoreConfig, Request, SubSettings};
+use crate::config::{ClientConfig, HistoryOptions, SubscriptionConfig};
 use crate::error::{Error, Result};
-use crate::listener::{ClientListener, SubscriptionListener};
-use crate::protocol::{Reply, result_of};
-use crate::runtime::{Input, NewSubscription, Parts, Runtime};
-use crate::subscription::{Subscription, SubscriptionShared};
-use crate::transport::TransportConfig;
+use crate::events::ClientEvent;
+use crate::listener::{ClientListener, SubscriptionListener, dispatch};
+use crate::protocol::call::{
+    Request, history_result, presence_result, presence_stats_result, publish_result, rpc_result,
+};
+use crate::runtime::{self, EventSink, RuntimePort};
+use crate::subscription::{Subscription, SubscriptionSink};
 use crate::types::{ClientState, HistoryResult, PresenceResult, PresenceStats};
 
 /// A Centrifugo client: one WebSocket connection, kept alive by its own threads.
@@ -34,8 +37,9 @@ use crate::types::{ClientState, HistoryResult, PresenceResult, PresenceStats};
 /// connected, reconnecting with backoff whenever the connection drops, until
 /// [`disconnect`](Self::disconnect) or a terminal server decision. [`close`](Self::close) stops
 /// it for good and joins its threads. Dropping the last handle starts the same shutdown without
-/// waiting for it; a listener that holds a clone of its own client keeps the handle alive, so
-/// call `close` explicitly.
+/// waiting for it. The `&Client` a listener callback gets does not count: it does not keep the
+/// client alive (store a [`WeakClient`] from [`downgrade`](Self::downgrade) to keep a way back
+/// to it); a clone of it does, like any other handle.
 ///
 /// # Call errors
 ///
@@ -64,19 +68,74 @@ use crate::types::{ClientState, HistoryResult, PresenceResult, PresenceStats};
 /// client.close();
 /// # Ok::<(), centrifuge_blocking::Error>(())
 /// ```
-#[derive(Clone)]
 pub struct Client {
-    inner: Arc<Inner>,
+    parts: Arc<ClientParts>,
+    hold: Hold,
 }
 
-struct Inner {
-    runtime: Runtime,
-    timeout: Duration,
-    protocol: Protocol,
-    /// The client-side subscriptions by channel. Holds the subscriptions' shared parts, which
-    /// point nowhere back, so there is no reference cycle.
-    subscriptions: Mutex<BTreeMap<Arc<str>, Arc<SubscriptionShared>>>,
-    next_subscription: AtomicU64,
+/// What every handle of one client shares.
+struct ClientParts {
+    port: Arc<RuntimePort>,
+    /// The client-side subscriptions by channel, as handles without a listener's sink. They
+    /// point back to nothing of the client but the port, so there is no reference cycle.
+    subscriptions: Mutex<BTreeMap<Arc<str>, Subscription>>,
+}
+
+/// Shared by the handles the user holds; dropping the last one shuts the client down.
+struct Owner {
+    port: Arc<RuntimePort>,
+}
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        // The last handle is gone: ask the threads to stop, wait for nothing.
+        self.port.signal_close();
+    }
+}
+
+/// How a handle holds the [`Owner`].
+enum Hold {
+    /// A user's handle: it keeps the client alive.
+    Owning(Arc<Owner>),
+    /// A listener callback's handle: it does not.
+    Borrowed(Weak<Owner>),
+}
+
+/// A handle to a client that does not keep it alive; see [`Client::downgrade`].
+#[derive(Clone)]
+pub struct WeakClient {
+    parts: Weak<ClientParts>,
+    owner: Weak<Owner>,
+}
+
+impl WeakClient {
+    /// The client, while some owning handle keeps it alive.
+    pub fn upgrade(&self) -> Option<Client> {
+        let owner = self.owner.upgrade()?;
+        let parts = self.parts.upgrade()?;
+        Some(Client { parts, hold: Hold::Owning(owner) })
+    }
+}
+
+impl std::fmt::Debug for WeakClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WeakClient").field("alive", &(self.owner.strong_count() > 0)).finish()
+    }
+}
+
+impl Clone for Client {
+    /// Another handle to the same client. A clone keeps the client alive, even when made from
+    /// the handle a listener callback got (as long as the client is still alive then).
+    fn clone(&self) -> Client {
+        let hold = match &self.hold {
+            Hold::Owning(owner) => Hold::Owning(Arc::clone(owner)),
+            Hold::Borrowed(owner) => match owner.upgrade() {
+                Some(owner) => Hold::Owning(owner),
+                None => Hold::Borrowed(Weak::clone(owner)),
+            },
+        };
+        Client { parts: Arc::clone(&self.parts), hold }
+    }
 }
 
 impl std::fmt::Debug for Client {
@@ -85,54 +144,48 @@ impl std::fmt::Debug for Client {
     }
 }
 
+/// The client listener with the handle its callbacks get.
+struct ClientSink<L> {
+    listener: L,
+    client: Client,
+}
+
+impl<L: ClientListener> EventSink<ClientEvent> for ClientSink<L> {
+    fn deliver(&mut self, event: &ClientEvent) {
+        dispatch(&mut self.listener, &self.client, event);
+    }
+}
+
 impl Client {
     /// Creates a client for `endpoint` (`ws://` or `wss://`, e.g.
     /// `ws://127.0.0.1:8000/connection/websocket`). Nothing connects until
-    /// [`connect`](Self::connect).
+    /// [`connect`](Self::connect). Events go to `listener`: a [`ClientListener`], a closure
+    /// `|client: &Client, event: ClientEvent|`, or
+    /// [`listener::channel`](crate::listener::channel).
     ///
     /// # Errors
     ///
     /// [`Error::InvalidConfig`] for a malformed endpoint or configuration, saying what is wrong.
     pub fn new(endpoint: &str, config: ClientConfig, listener: impl ClientListener) -> Result<Client> {
-        config.validate()?;
-        let transport = TransportConfig::new(endpoint, &config)?;
-        let ids = Arc::new(CommandIds::default());
-        let core = Core::new(
-            CoreConfig {
-                ids: Arc::clone(&ids),
-                token: config.token.clone(),
-                has_token_getter: config.token_getter.is_some(),
-                data: Bytes::from(config.data.clone()),
-                name: config.name.clone(),
-                version: config.version.clone(),
-                timeout: config.timeout,
-                min_reconnect_delay: config.min_reconnect_delay,
-                max_reconnect_delay: config.max_reconnect_delay,
-                max_server_ping_delay: config.max_server_ping_delay,
-                json: config.protocol == Protocol::Json,
-                max_message_size: config.max_message_size,
-            },
-            StdRng::from_rng(&mut rand::rng()),
-        );
-        let runtime = Runtime::start(Parts {
-            core,
-            transport,
-            listener: Box::new(listener),
-            token_getter: config.token_getter.clone(),
-            ids,
-            lanes: config.executor_lanes,
-            event_queue_limit: config.event_queue_limit,
-            shutdown_bound: config.connect_timeout.max(config.timeout) + Duration::from_secs(1),
+        let (_, client) = runtime::start(endpoint, &config, |port| {
+            let parts =
+                Arc::new(ClientParts { port: Arc::clone(port), subscriptions: Mutex::new(BTreeMap::new()) });
+            let owner = Arc::new(Owner { port: Arc::clone(port) });
+            let borrowed = Client { parts: Arc::clone(&parts), hold: Hold::Borrowed(Arc::downgrade(&owner)) };
+            let sink: Box<dyn EventSink<ClientEvent>> = Box::new(ClientSink { listener, client: borrowed });
+            (sink, Client { parts, hold: Hold::Owning(owner) })
         })?;
-        Ok(Client {
-            inner: Arc::new(Inner {
-                runtime,
-                timeout: config.timeout,
-                protocol: config.protocol,
-                subscriptions: Mutex::new(BTreeMap::new()),
-                next_subscription: AtomicU64::new(1),
-            }),
-        })
+        Ok(client)
+    }
+
+    /// A handle that does not keep the client alive, for a listener (or anything else) that
+    /// must be able to reach the client without keeping it running.
+    pub fn downgrade(&self) -> WeakClient {
+        let owner = match &self.hold {
+            Hold::Owning(owner) => Arc::downgrade(owner),
+            Hold::Borrowed(owner) => Weak::clone(owner),
+        };
+        WeakClient { parts: Arc::downgrade(&self.parts), owner }
     }
 
     /// Starts connecting; returns at once. Does nothing when already connecting or connected.
@@ -141,7 +194,7 @@ impl Client {
     ///
     /// [`Error::Closed`] after [`close`](Self::close).
     pub fn connect(&self) -> Result<()> {
-        self.inner.runtime.handles().send(Input::Connect)
+        self.port().connect()
     }
 
     /// Disconnects and stops reconnecting; returns at once. Calls in flight fail with
@@ -151,26 +204,31 @@ impl Client {
     ///
     /// [`Error::Closed`] after [`close`](Self::close).
     pub fn disconnect(&self) -> Result<()> {
-        self.inner.runtime.handles().send(Input::Disconnect)
+        self.port().disconnect()
     }
 
     /// Disconnects for good and joins every thread the client started. Idempotent; safe from
     /// many threads at once. From inside a listener callback it only starts the shutdown (a
-    /// thread cannot join itself) and the threads end when the callback returns. A thread busy
-    /// in the operating system's TCP connect or in a token getter is waited for at most
-    /// `max(connect_timeout, timeout)` plus a second, then left to end on its own.
+    /// thread cannot join itself): the client's core thread joins that callback's lane once the
+    /// callback returns. A thread busy in the operating system's TCP connect or in a token
+    /// getter is waited for at most `max(connect_timeout, timeout)` plus a second, then left to
+    /// end on its own.
     pub fn close(&self) {
-        self.inner.runtime.close();
+        self.port().close();
     }
 
     /// Replaces the connection token used from the next connect on (e.g. `""` after a logout).
-    pub fn set_token(&self, token: impl Into<String>) {
-        let _ = self.inner.runtime.handles().send(Input::SetToken(token.into()));
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Closed`] after [`close`](Self::close).
+    pub fn set_token(&self, token: impl Into<String>) -> Result<()> {
+        self.port().set_token(token.into())
     }
 
     /// The current state.
     pub fn state(&self) -> ClientState {
-        self.inner.runtime.handles().shared().state()
+        self.port().state()
     }
 
     /// Blocks until the client is connected, at most `timeout`.
@@ -184,7 +242,7 @@ impl Client {
     /// getter; [`Error::Disconnected`] when the client is, or becomes, disconnected;
     /// [`Error::Closed`].
     pub fn ready(&self, timeout: Duration) -> Result<()> {
-        self.inner.runtime.handles().ready(timeout)
+        self.port().ready(timeout)
     }
 
     /// Calls the server-side RPC `method` with `data`; returns the answer's data.
@@ -194,11 +252,7 @@ impl Client {
     /// See [call errors](Client#call-errors): [`Error::Server`] carries the code the server or
     /// its RPC proxy chose (e.g. 104 method not found).
     pub fn rpc(&self, method: &str, data: impl Into<Vec<u8>>) -> Result<Vec<u8>> {
-        let data = self.payload(data)?;
-        let reply = self.call(Request::Rpc { method: method.to_string(), data })?;
-        Ok(result_of(reply, "rpc", |reply| reply.rpc.take())?
-            .map(|result| Vec::from(result.data))
-            .unwrap_or_default())
+        rpc_result(self.port().call(Request::Rpc { method: method.to_string(), data: payload(data) })?)
     }
 
     /// Sends an asynchronous message to the server (no reply); returns once it is written.
@@ -213,8 +267,7 @@ impl Client {
     ///
     /// See [call errors](Client#call-errors), except that there is no server answer to wait for.
     pub fn send(&self, data: impl Into<Vec<u8>>) -> Result<()> {
-        let data = self.payload(data)?;
-        self.call(Request::Send { data }).map(|_| ())
+        self.port().call(Request::Send { data: payload(data) }).map(|_| ())
     }
 
     /// Publishes `data` into `channel` (the client need not be subscribed, if the server
@@ -225,9 +278,9 @@ impl Client {
     /// See [call errors](Client#call-errors); e.g. `Server` 103 permission denied. A timed-out publish may still
     /// have happened: do not blindly retry.
     pub fn publish(&self, channel: &str, data: impl Into<Vec<u8>>) -> Result<()> {
-        let data = self.payload(data)?;
-        let reply = self.call(Request::Publish { channel: channel.to_string(), data })?;
-        result_of(reply, "publish", |reply| reply.publish.take()).map(|_| ())
+        publish_result(
+            self.port().call(Request::Publish { channel: channel.to_string(), data: payload(data) })?,
+        )
     }
 
     /// Reads the history of `channel`.
@@ -240,10 +293,7 @@ impl Client {
     ///
     /// See [call errors](Client#call-errors); e.g. `Server` 108 when the channel keeps no history.
     pub fn history(&self, channel: &str, options: HistoryOptions) -> Result<HistoryResult> {
-        let reply = self.call(Request::History { channel: channel.to_string(), options })?;
-        Ok(result_of(reply, "history", |reply| reply.history.take())?
-            .map(|history| HistoryResult::from(*history))
-            .unwrap_or_default())
+        history_result(self.port().call(Request::History { channel: channel.to_string(), options })?)
     }
 
     /// The clients subscribed to `channel`.
@@ -252,10 +302,7 @@ impl Client {
     ///
     /// See [call errors](Client#call-errors); e.g. `Server` 108 when presence is off for the channel.
     pub fn presence(&self, channel: &str) -> Result<PresenceResult> {
-        let reply = self.call(Request::Presence { channel: channel.to_string() })?;
-        Ok(result_of(reply, "presence", |reply| reply.presence.take())?
-            .map(|presence| PresenceResult::from(*presence))
-            .unwrap_or_default())
+        presence_result(self.port().call(Request::Presence { channel: channel.to_string() })?)
     }
 
     /// How many clients and users are subscribed to `channel`.
@@ -264,15 +311,13 @@ impl Client {
     ///
     /// See [call errors](Client#call-errors).
     pub fn presence_stats(&self, channel: &str) -> Result<PresenceStats> {
-        let reply = self.call(Request::PresenceStats { channel: channel.to_string() })?;
-        Ok(result_of(reply, "presence_stats", |reply| reply.presence_stats.take())?
-            .map(PresenceStats::from)
-            .unwrap_or_default())
+        presence_stats_result(self.port().call(Request::PresenceStats { channel: channel.to_string() })?)
     }
 
     /// Creates a subscription to `channel`; call [`Subscription::subscribe`] to start it (before
-    /// or after `connect`). Events go to `listener` (a [`SubscriptionListener`], a closure over
-    /// `SubscriptionEvent`, or [`listener::subscription_channel`](crate::listener::subscription_channel)).
+    /// or after `connect`). Events go to `listener`: a [`SubscriptionListener`], a closure
+    /// `|subscription: &Subscription, event: SubscriptionEvent|`, or
+    /// [`listener::subscription_channel`](crate::listener::subscription_channel).
     ///
     /// # Errors
     ///
@@ -285,64 +330,32 @@ impl Client {
         config: SubscriptionConfig,
         listener: impl SubscriptionListener,
     ) -> Result<Subscription> {
-        config.validate(self.inner.protocol)?;
+        config.validate(self.port().protocol())?;
         if channel.is_empty() {
             return Err(Error::InvalidConfig("the channel name is empty".into()));
         }
-        let mut registry = self.inner.subscriptions.lock();
+        let mut registry = self.parts.subscriptions.lock();
         if registry.contains_key(channel) {
             return Err(Error::DuplicateSubscription(channel.to_string()));
         }
-        let id = self.inner.next_subscription.fetch_add(1, Ordering::Relaxed);
         let channel: Arc<str> = Arc::from(channel);
-        let shared = Arc::new(SubscriptionShared::new(id, Arc::clone(&channel)));
-        let settings = SubSettings {
-            channel: Arc::clone(&channel),
-            token: config.token.clone(),
-            has_token_getter: config.token_getter.is_some(),
-            has_state_getter: config.state_getter.is_some(),
-            data: Bytes::from(config.data.clone()),
-            min_resubscribe_delay: config.min_resubscribe_delay,
-            max_resubscribe_delay: config.max_resubscribe_delay,
-            positioned: config.positioned,
-            recoverable: config.recoverable,
-            join_leave: config.join_leave,
-            delta: config.delta,
-            since: config.since.clone().map(Box::new),
-            tags_filter: config.tags_filter.clone().map(|filter| Box::new(filter.0)),
-        };
-        self.inner.runtime.handles().send(Input::AddSubscription(Box::new(NewSubscription {
-            id,
-            settings,
-            token_getter: config.token_getter.clone(),
-            state_getter: config.state_getter.clone(),
-            listener: Box::new(listener),
-            shared: Arc::clone(&shared),
-        })))?;
-        registry.insert(channel, Arc::clone(&shared));
-        Ok(Subscription::new(shared, self.inner.runtime.handles(), self.inner.timeout, self.inner.protocol))
+        let subscription = self.port().add_subscription(Arc::clone(&channel), &config, |cell| {
+            let subscription = Subscription::new(Arc::clone(cell), Arc::clone(self.port()));
+            let sink = SubscriptionSink::new(listener, subscription.clone());
+            (Box::new(sink) as Box<dyn EventSink<_>>, subscription)
+        })?;
+        registry.insert(channel, subscription.clone());
+        Ok(subscription)
     }
 
     /// The subscription to `channel`, if the client has one.
     pub fn subscription(&self, channel: &str) -> Option<Subscription> {
-        let shared = self.inner.subscriptions.lock().get(channel).cloned()?;
-        Some(Subscription::new(shared, self.inner.runtime.handles(), self.inner.timeout, self.inner.protocol))
+        self.parts.subscriptions.lock().get(channel).cloned()
     }
 
     /// Every subscription of the client, by channel name.
     pub fn subscriptions(&self) -> Vec<Subscription> {
-        let registry = self.inner.subscriptions.lock();
-        registry
-            .values()
-            .map(|shared| {
-                Subscription::new(
-                    Arc::clone(shared),
-                    self.inner.runtime.handles(),
-                    self.inner.timeout,
-                    self.inner.protocol,
-                )
-            })
-            .collect()
+        self.parts.subscriptions.lock().values().cloned().collect()
     }
 
     /// Unsubscribes `subscription` and forgets it; a new subscription to the channel may be
@@ -352,37 +365,24 @@ impl Client {
     ///
     /// [`Error::Closed`] after [`close`](Self::close).
     pub fn remove_subscription(&self, subscription: &Subscription) -> Result<()> {
-        let mut registry = self.inner.subscriptions.lock();
-        let ours =
-            registry.get(subscription.channel()).is_some_and(|shared| shared.id() == subscription.id());
+        let mut registry = self.parts.subscriptions.lock();
+        let ours = registry.get(subscription.channel()).is_some_and(|known| known.same_as(subscription));
         if ours {
             registry.remove(subscription.channel());
-            self.inner.runtime.handles().send(Input::RemoveSubscription(subscription.id()))?;
+            subscription.remove_from(self.port())?;
         }
         Ok(())
     }
 
-    /// The one request path: every call goes through here.
-    fn call(&self, request: Request) -> Result<Reply> {
-        self.inner.runtime.handles().call(request, self.inner.timeout)
-    }
-
-    fn payload(&self, data: impl Into<Vec<u8>>) -> Result<Bytes> {
-        payload(self.inner.protocol, data)
+    fn port(&self) -> &Arc<RuntimePort> {
+        &self.parts.port
     }
 }
 
-/// Checks a payload against the wire format: JSON clients can only carry JSON.
-pub(crate) fn payload(protocol: Protocol, data: impl Into<Vec<u8>>) -> Result<Bytes> {
-    let data = data.into();
-    if protocol == Protocol::Json && !data.is_empty() {
-        if let Err(err) = serde_json::from_slice::<&serde_json::value::RawValue>(&data) {
-            return Err(Error::InvalidInput(format!(
-                "payload is not valid JSON ({err}); a JSON client carries JSON payloads only, use Protocol::Protobuf for binary data"
-            )));
-        }
-    }
-    Ok(Bytes::from(data))
+/// A payload as the wire model holds it; the encoding of its call checks it (see
+/// `protocol::call`).
+pub(crate) fn payload(data: impl Into<Vec<u8>>) -> Bytes {
+    Bytes::from(data.into())
 }
 
 #[cfg(test)]
@@ -393,5 +393,7 @@ mod tests {
     fn handles_are_send_sync_and_clone() {
         fn check<T: Send + Sync + Clone + 'static>() {}
         check::<Client>();
+        check::<WeakClient>();
+        check::<crate::Subscription>();
     }
 }

@@ -16,10 +16,10 @@ use crate::token::TokenGetter;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Protocol {
     /// JSON in text frames. Payloads must be JSON, and travel embedded in the messages (never
-    /// base64): byte for byte, except that raw line breaks (`\n`) are removed from payloads
-    /// you send, since the JSON wire format separates messages with them. A pretty-printed
-    /// payload so arrives without its line breaks: equal as JSON, not as bytes. Line breaks
-    /// inside JSON strings are escaped (`\n`) and are kept.
+    /// base64): byte for byte, except that raw line breaks (`\n`) between tokens in payloads
+    /// you send become spaces, since the JSON wire format separates messages with them. A
+    /// pretty-printed payload so arrives without its line breaks: equal as JSON, not as bytes.
+    /// Line breaks inside JSON strings are escaped (`\n`) and are kept.
     #[default]
     Json,
     /// Protobuf in binary frames (WebSocket subprotocol `centrifuge-protobuf`). Payloads are

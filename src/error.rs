@@ -53,8 +53,6 @@ pub enum Error {
     StateGetter(String),
     /// A listener callback panicked; the panic was caught and the client keeps working.
     CallbackPanicked(String),
-    /// The operation would wait for the very callback thread it was called from.
-    CalledFromCallback,
 }
 
 /// An error reply from the server.
@@ -240,9 +238,6 @@ impl fmt::Display for Error {
             Error::Token(what) => write!(f, "token getter failed: {what}"),
             Error::StateGetter(what) => write!(f, "state getter failed: {what}"),
             Error::CallbackPanicked(what) => write!(f, "a listener callback panicked: {what}"),
-            Error::CalledFromCallback => f.write_str(
-                "this call would wait for the callback it was made from; make it from another thread",
-            ),
         }
     }
 }

@@ -11,7 +11,7 @@
 //! let client = Client::new(
 //!     "ws://127.0.0.1:8000/connection/websocket",
 //!     ClientConfig::default().token("<connection JWT>"),
-//!     |event: ClientEvent| println!("{event:?}"),
+//!     |_: &Client, event: ClientEvent| println!("{event:?}"),
 //! )?;
 //! client.connect()?;
 //! client.ready(Duration::from_secs(5))?;
@@ -63,7 +63,7 @@ pub mod unversioned;
 /// version must match this crate's for the types to be the same).
 pub use crossbeam_channel;
 
-pub use client::Client;
+pub use client::{Client, WeakClient};
 pub use config::{ClientConfig, HistoryOptions, HttpProxy, Protocol, SubscriptionConfig, TagsFilter};
 pub use error::{Error, Result, ServerError, TimeoutError, TransportError};
 pub use events::{
@@ -73,7 +73,7 @@ pub use events::{
 };
 pub use listener::{ClientListener, SubscriptionListener};
 pub use subscription::Subscription;
-pub use token::{StateGetter, SubscriptionTokenGetter, TokenError, TokenGetter};
+pub use token::{StateError, StateGetter, SubscriptionTokenGetter, TokenError, TokenGetter};
 pub use types::{
     ClientInfo, ClientState, HistoryResult, PresenceResult, PresenceStats, Publication, StreamPosition,
     SubscriptionState,

@@ -1,90 +1,86 @@
 //! The public subscription handle.
 
-use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Arc, Weak};
-use std::time::Duration;
+use std::sync::Arc;
 
 use crate::client::payload;
-use crate::config::{HistoryOptions, Protocol};
-use crate::core::{Request, SubId};
-use crate::error::{Error, Result};
-use crate::protocol::{Reply, result_of};
-use crate::runtime::{Handles, Input};
+use crate::config::HistoryOptions;
+use crate::error::Result;
+use crate::events::SubscriptionEvent;
+use crate::listener::{SubscriptionListener, dispatch_subscription};
+use crate::protocol::Reply;
+use crate::protocol::call::{
+    Request, history_result, presence_result, presence_stats_result, publish_result,
+};
+use crate::runtime::{EventSink, RuntimePort, SubscriptionCell};
 use crate::types::{HistoryResult, PresenceResult, PresenceStats, SubscriptionState};
-
-/// What a subscription's handles share: its identity and its current state.
-#[derive(Debug)]
-pub(crate) struct SubscriptionShared {
-    id: SubId,
-    channel: Arc<str>,
-    state: AtomicU8,
-}
-
-impl SubscriptionShared {
-    pub(crate) fn new(id: SubId, channel: Arc<str>) -> SubscriptionShared {
-        SubscriptionShared { id, channel, state: AtomicU8::new(SubscriptionState::Unsubscribed.to_u8()) }
-    }
-
-    pub(crate) fn id(&self) -> SubId {
-        self.id
-    }
-
-    /// Called by the core thread only, which keeps the state current.
-    pub(crate) fn set_state(&self, state: SubscriptionState) {
-        self.state.store(state.to_u8(), Ordering::Release);
-    }
-}
 
 /// A subscription to one channel, created by
 /// [`Client::new_subscription`](crate::Client::new_subscription).
 ///
 /// Like `Client`, a cheap handle: clone it and use it from any thread. It does not keep the
-/// client alive; once the client is closed or dropped, its methods return [`Error::Closed`].
+/// client alive; once the client is closed or dropped, its methods return [`Error::Closed`](crate::Error::Closed).
 ///
 /// [`subscribe`](Self::subscribe) and [`unsubscribe`](Self::unsubscribe) return at once; the
 /// listener reports the outcome. The calls (`publish`, `history`, `presence`,
 /// `presence_stats`) block like the client's: they wait while the subscription is subscribing
-/// (up to the client's `timeout`) and fail at once with [`Error::Unsubscribed`] while it is
+/// (up to the client's `timeout`) and fail at once with [`Error::Unsubscribed`](crate::Error::Unsubscribed) while it is
 /// unsubscribed.
 #[derive(Clone)]
 pub struct Subscription {
-    shared: Arc<SubscriptionShared>,
-    handles: Weak<Handles>,
-    timeout: Duration,
-    protocol: Protocol,
+    cell: Arc<SubscriptionCell>,
+    port: Arc<RuntimePort>,
 }
 
 impl std::fmt::Debug for Subscription {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Subscription")
-            .field("channel", &self.shared.channel)
+            .field("channel", self.cell.channel())
             .field("state", &self.state())
             .finish()
     }
 }
 
+/// A subscription listener with the handle its callbacks get.
+pub(crate) struct SubscriptionSink<L> {
+    listener: L,
+    subscription: Subscription,
+}
+
+impl<L> SubscriptionSink<L> {
+    pub(crate) fn new(listener: L, subscription: Subscription) -> SubscriptionSink<L> {
+        SubscriptionSink { listener, subscription }
+    }
+}
+
+impl<L: SubscriptionListener> EventSink<SubscriptionEvent> for SubscriptionSink<L> {
+    fn deliver(&mut self, event: &SubscriptionEvent) {
+        dispatch_subscription(&mut self.listener, &self.subscription, event);
+    }
+}
+
 impl Subscription {
-    pub(crate) fn new(
-        shared: Arc<SubscriptionShared>,
-        handles: &Arc<Handles>,
-        timeout: Duration,
-        protocol: Protocol,
-    ) -> Subscription {
-        Subscription { shared, handles: Arc::downgrade(handles), timeout, protocol }
+    pub(crate) fn new(cell: Arc<SubscriptionCell>, port: Arc<RuntimePort>) -> Subscription {
+        Subscription { cell, port }
     }
 
-    pub(crate) fn id(&self) -> SubId {
-        self.shared.id
+    /// Whether `other` is a handle of this very subscription (not just of the same channel).
+    pub(crate) fn same_as(&self, other: &Subscription) -> bool {
+        Arc::ptr_eq(&self.cell, &other.cell)
+    }
+
+    /// Unsubscribes and forgets this subscription in the client that `port` runs.
+    pub(crate) fn remove_from(&self, port: &RuntimePort) -> Result<()> {
+        port.remove_subscription(&self.cell)
     }
 
     /// The channel.
     pub fn channel(&self) -> &str {
-        &self.shared.channel
+        self.cell.channel()
     }
 
     /// The current state.
     pub fn state(&self) -> SubscriptionState {
-        SubscriptionState::from_u8(self.shared.state.load(Ordering::Acquire))
+        self.cell.state()
     }
 
     /// Starts subscribing (now if connected, else once the client connects); returns at once.
@@ -92,9 +88,9 @@ impl Subscription {
     ///
     /// # Errors
     ///
-    /// [`Error::Closed`] when the client is closed or gone.
+    /// [`Error::Closed`](crate::Error::Closed) when the client is closed or gone.
     pub fn subscribe(&self) -> Result<()> {
-        self.handles()?.send(Input::Subscribe(self.id()))
+        self.port.subscribe(&self.cell)
     }
 
     /// Unsubscribes; returns at once. The stream position is kept, so a later
@@ -102,9 +98,9 @@ impl Subscription {
     ///
     /// # Errors
     ///
-    /// [`Error::Closed`] when the client is closed or gone.
+    /// [`Error::Closed`](crate::Error::Closed) when the client is closed or gone.
     pub fn unsubscribe(&self) -> Result<()> {
-        self.handles()?.send(Input::Unsubscribe(self.id()))
+        self.port.unsubscribe(&self.cell)
     }
 
     /// Publishes `data` into the channel.
@@ -112,11 +108,11 @@ impl Subscription {
     /// # Errors
     ///
     /// As the client's calls (see [call errors](crate::Client#call-errors)), plus
-    /// [`Error::Unsubscribed`].
+    /// [`Error::Unsubscribed`](crate::Error::Unsubscribed).
     pub fn publish(&self, data: impl Into<Vec<u8>>) -> Result<()> {
-        let data = payload(self.protocol, data)?;
-        let reply = self.call(Request::Publish { channel: self.channel().to_string(), data })?;
-        result_of(reply, "publish", |reply| reply.publish.take()).map(|_| ())
+        publish_result(
+            self.call(Request::Publish { channel: self.channel().to_string(), data: payload(data) })?,
+        )
     }
 
     /// Reads the channel's history.
@@ -129,10 +125,7 @@ impl Subscription {
     ///
     /// As [`publish`](Self::publish).
     pub fn history(&self, options: HistoryOptions) -> Result<HistoryResult> {
-        let reply = self.call(Request::History { channel: self.channel().to_string(), options })?;
-        Ok(result_of(reply, "history", |reply| reply.history.take())?
-            .map(|history| HistoryResult::from(*history))
-            .unwrap_or_default())
+        history_result(self.call(Request::History { channel: self.channel().to_string(), options })?)
     }
 
     /// The clients subscribed to the channel.
@@ -141,10 +134,7 @@ impl Subscription {
     ///
     /// As [`publish`](Self::publish).
     pub fn presence(&self) -> Result<PresenceResult> {
-        let reply = self.call(Request::Presence { channel: self.channel().to_string() })?;
-        Ok(result_of(reply, "presence", |reply| reply.presence.take())?
-            .map(|presence| PresenceResult::from(*presence))
-            .unwrap_or_default())
+        presence_result(self.call(Request::Presence { channel: self.channel().to_string() })?)
     }
 
     /// How many clients and users are subscribed to the channel.
@@ -153,26 +143,10 @@ impl Subscription {
     ///
     /// As [`publish`](Self::publish).
     pub fn presence_stats(&self) -> Result<PresenceStats> {
-        let reply = self.call(Request::PresenceStats { channel: self.channel().to_string() })?;
-        Ok(result_of(reply, "presence_stats", |reply| reply.presence_stats.take())?
-            .map(PresenceStats::from)
-            .unwrap_or_default())
+        presence_stats_result(self.call(Request::PresenceStats { channel: self.channel().to_string() })?)
     }
 
-    /// The one request path for a subscription: straight out when subscribed; otherwise
-    /// through the core, which sees the `subscribe()` made just before, waits while
-    /// subscribing and fails at once while unsubscribed.
     fn call(&self, request: Request) -> Result<Reply> {
-        let handles = self.handles()?;
-        match self.state() {
-            SubscriptionState::Subscribed => handles.call(request, self.timeout),
-            SubscriptionState::Subscribing | SubscriptionState::Unsubscribed => {
-                handles.sub_call(self.id(), request, self.timeout)
-            }
-        }
-    }
-
-    fn handles(&self) -> Result<Arc<Handles>> {
-        self.handles.upgrade().ok_or(Error::Closed)
+        self.port.subscription_call(&self.cell, request)
     }
 }

@@ -50,7 +50,7 @@ where
 ///
 /// Called before subscribing when the subscription has no token, when the token expires
 /// (proactively, at the subscription's `ttl`) and after the server answered 109. Runs on the
-/// client's token thread, so it may block. An empty token or [`TokenError::Unauthorized`]
+/// client's getter thread, so it may block. An empty token or [`TokenError::Unauthorized`]
 /// leaves the subscription unsubscribed with code 1.
 ///
 /// Closures work: `SubscriptionConfig::default().token_getter(|channel: &str| fetch(channel))`.
@@ -68,23 +68,46 @@ where
     }
 }
 
+/// Why a state getter produced no position.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StateError {
+    /// Loading the state failed for now (e.g. the backend is down). The subscription reports an
+    /// `error` event ([`Error::StateGetter`](crate::Error::StateGetter)) and tries again with
+    /// backoff.
+    Failed(String),
+}
+
+impl fmt::Display for StateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StateError::Failed(why) => f.write_str(why),
+        }
+    }
+}
+
+impl std::error::Error for StateError {}
+
 /// Loads the application's state for a channel and says from which stream position to
 /// follow it (the "getState" feature, Centrifugo 6.8 and later).
 ///
 /// Called when the subscription has no position yet, and again whenever the server cannot
 /// recover from the position it returned (error 112): load a fresh snapshot, return the
 /// position it corresponds to, and the subscription delivers everything after it. Runs on
-/// the client's token thread, so it may block.
+/// the client's getter thread, so it may block.
+///
+/// Closures work: `SubscriptionConfig::default().state_getter(|channel: &str| load(channel))`,
+/// returning `Result<StreamPosition, StateError>`.
 pub trait StateGetter: Send + Sync {
     /// Loads the state of `channel`; returns the position the state corresponds to.
-    fn state(&self, channel: &str) -> Result<crate::types::StreamPosition, String>;
+    fn state(&self, channel: &str) -> Result<crate::types::StreamPosition, StateError>;
 }
 
 impl<F> StateGetter for F
 where
-    F: Fn(&str) -> Result<crate::types::StreamPosition, String> + Send + Sync,
+    F: Fn(&str) -> Result<crate::types::StreamPosition, StateError> + Send + Sync,
 {
-    fn state(&self, channel: &str) -> Result<crate::types::StreamPosition, String> {
+    fn state(&self, channel: &str) -> Result<crate::types::StreamPosition, StateError> {
         self(channel)
     }
 }

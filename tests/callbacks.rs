@@ -13,7 +13,7 @@ use centrifuge_blocking::{
     Client, ClientConfig, ClientEvent, ClientListener, ClientState, ConnectedEvent, ConnectingEvent,
     DisconnectedEvent, Error, ErrorEvent, HistoryOptions, Protocol, PublicationEvent, SubscribedEvent,
     Subscription, SubscriptionConfig, SubscriptionListener, SubscriptionState, TokenError, UnsubscribedEvent,
-    codes, listener,
+    WeakClient, codes, listener,
 };
 use centrifuge_test_harness::{Centrifugo, Claims, HMAC_SECRET, config};
 use crossbeam_channel::{Receiver, Sender, unbounded};
@@ -23,16 +23,17 @@ use support::events::{EVENT_TIMEOUT, client};
 fn a_closure_listener_sees_events_in_order() {
     let server = Centrifugo::shared();
     let (sender, events) = unbounded();
-    let client = Client::new(&server.ws_url(), ClientConfig::default(), move |event: ClientEvent| {
-        let name = match event {
-            ClientEvent::Connecting(_) => "connecting",
-            ClientEvent::Connected(_) => "connected",
-            ClientEvent::Disconnected(_) => "disconnected",
-            _ => "other",
-        };
-        sender.send(name).unwrap();
-    })
-    .unwrap();
+    let client =
+        Client::new(&server.ws_url(), ClientConfig::default(), move |_: &Client, event: ClientEvent| {
+            let name = match event {
+                ClientEvent::Connecting(_) => "connecting",
+                ClientEvent::Connected(_) => "connected",
+                ClientEvent::Disconnected(_) => "disconnected",
+                _ => "other",
+            };
+            sender.send(name).unwrap();
+        })
+        .unwrap();
     client.connect().unwrap();
     assert_eq!(events.recv_timeout(EVENT_TIMEOUT).unwrap(), "connecting");
     assert_eq!(events.recv_timeout(EVENT_TIMEOUT).unwrap(), "connected");
@@ -45,7 +46,7 @@ fn a_closure_listener_sees_events_in_order() {
 struct OnlyConnected(Sender<String>);
 
 impl ClientListener for OnlyConnected {
-    fn on_connected(&mut self, event: &ConnectedEvent) {
+    fn on_connected(&mut self, _: &Client, event: &ConnectedEvent) {
         self.0.send(event.client_id().to_string()).unwrap();
     }
 }
@@ -60,15 +61,13 @@ fn a_trait_listener_needs_only_the_methods_it_cares_about() {
     client.close();
 }
 
-/// Calls the client from inside its own callbacks.
+/// Calls the client it is handed from inside its own callbacks.
 struct CallsFromCallbacks {
-    client: Arc<OnceLock<Client>>,
     results: Sender<Result<Vec<u8>, Error>>,
 }
 
 impl ClientListener for CallsFromCallbacks {
-    fn on_connected(&mut self, _: &ConnectedEvent) {
-        let client = self.client.get().expect("set before connect");
+    fn on_connected(&mut self, client: &Client, _: &ConnectedEvent) {
         self.results.send(client.rpc("echo", r#"{"from":"callback"}"#)).unwrap();
         self.results.send(client.publish("from-callback", "{}").map(|()| Vec::new())).unwrap();
     }
@@ -78,14 +77,12 @@ impl ClientListener for CallsFromCallbacks {
 fn calls_made_inside_a_callback_complete_instead_of_deadlocking() {
     let server = Centrifugo::shared();
     for protocol in [Protocol::Json, Protocol::Protobuf] {
-        let cell = Arc::new(OnceLock::new());
         let (results, answers) = unbounded();
-        let listener = CallsFromCallbacks { client: Arc::clone(&cell), results };
+        let listener = CallsFromCallbacks { results };
         let token = Claims::connection("callback-user").sign(HMAC_SECRET);
         let client =
             Client::new(&server.ws_url(), ClientConfig::default().protocol(protocol).token(token), listener)
                 .unwrap();
-        cell.set(client.clone()).unwrap();
         client.connect().unwrap();
         assert_eq!(answers.recv_timeout(EVENT_TIMEOUT).unwrap().unwrap(), br#"{"from":"callback"}"#);
         assert!(answers.recv_timeout(EVENT_TIMEOUT).unwrap().is_ok());
@@ -100,14 +97,14 @@ struct Panicky {
 }
 
 impl ClientListener for Panicky {
-    fn on_connected(&mut self, _: &ConnectedEvent) {
+    fn on_connected(&mut self, _: &Client, _: &ConnectedEvent) {
         if !self.panicked {
             self.panicked = true;
             panic!("listener bug on purpose");
         }
     }
 
-    fn on_error(&mut self, event: &ErrorEvent) {
+    fn on_error(&mut self, _: &Client, event: &ErrorEvent) {
         if let Error::CallbackPanicked(message) = event.error() {
             self.errors.send(message.clone()).unwrap();
         }
@@ -131,15 +128,14 @@ fn a_panicking_callback_is_reported_and_the_client_keeps_working() {
     client.close();
 }
 
-/// Closes the client from inside a callback.
+/// Closes the client it is handed from inside a callback.
 struct ClosesOnConnect {
-    client: Arc<OnceLock<Client>>,
     returned: Sender<()>,
 }
 
 impl ClientListener for ClosesOnConnect {
-    fn on_connected(&mut self, _: &ConnectedEvent) {
-        self.client.get().expect("set before connect").close();
+    fn on_connected(&mut self, client: &Client, _: &ConnectedEvent) {
+        client.close();
         self.returned.send(()).unwrap();
     }
 }
@@ -147,15 +143,9 @@ impl ClientListener for ClosesOnConnect {
 #[test]
 fn close_from_inside_a_callback_returns_and_closes() {
     let server = Centrifugo::shared();
-    let cell = Arc::new(OnceLock::new());
     let (returned, closed) = unbounded();
-    let client = Client::new(
-        &server.ws_url(),
-        ClientConfig::default(),
-        ClosesOnConnect { client: Arc::clone(&cell), returned },
-    )
-    .unwrap();
-    cell.set(client.clone()).unwrap();
+    let client =
+        Client::new(&server.ws_url(), ClientConfig::default(), ClosesOnConnect { returned }).unwrap();
     client.connect().unwrap();
     closed.recv_timeout(EVENT_TIMEOUT).expect("close() returned inside the callback");
     // The shutdown completes once the callback has returned; a later close() joins it.
@@ -233,38 +223,28 @@ enum Did {
 /// `connecting`; on the first `connected` a new subscription; on the second a disconnect and
 /// connect; on the third the removal of the subscription.
 struct Reentrant {
-    client: Arc<OnceLock<Client>>,
     channel: String,
     did: Sender<Did>,
     connected: usize,
     subscription: Option<Subscription>,
 }
 
-impl Reentrant {
-    fn client(&self) -> &Client {
-        self.client.get().expect("set before connect")
-    }
-}
-
 impl ClientListener for Reentrant {
-    fn on_connecting(&mut self, _: &ConnectingEvent) {
+    fn on_connecting(&mut self, client: &Client, _: &ConnectingEvent) {
         let _ = self.did.send(Did::Event("connecting"));
         let started = Instant::now();
-        let result = self.client().ready(READY_TIMEOUT);
+        let result = client.ready(READY_TIMEOUT);
         let _ = self.did.send(Did::Ready { result, took: started.elapsed() });
     }
 
-    fn on_connected(&mut self, _: &ConnectedEvent) {
+    fn on_connected(&mut self, client: &Client, _: &ConnectedEvent) {
         let _ = self.did.send(Did::Event("connected"));
         self.connected += 1;
-        let client = self.client().clone();
         match self.connected {
             1 => {
-                let cell = Arc::new(OnceLock::new());
-                let listener = SubscriptionCalls { subscription: Arc::clone(&cell), did: self.did.clone() };
+                let listener = SubscriptionCalls { did: self.did.clone() };
                 let created = client.new_subscription(&self.channel, SubscriptionConfig::default(), listener);
                 let subscribed = created.and_then(|subscription| {
-                    cell.set(subscription.clone()).expect("set once");
                     self.subscription = Some(subscription.clone());
                     subscription.subscribe()
                 });
@@ -281,18 +261,18 @@ impl ClientListener for Reentrant {
         }
     }
 
-    fn on_disconnected(&mut self, _: &DisconnectedEvent) {
+    fn on_disconnected(&mut self, _: &Client, _: &DisconnectedEvent) {
         let _ = self.did.send(Did::Event("disconnected"));
     }
 
-    fn on_error(&mut self, _: &ErrorEvent) {
+    fn on_error(&mut self, _: &Client, _: &ErrorEvent) {
         let _ = self.did.send(Did::Event("error"));
     }
 }
 
-/// Publishes and reads history from inside its first `subscribed` callback.
+/// Publishes and reads history from inside its first `subscribed` callback, through the
+/// subscription it is handed.
 struct SubscriptionCalls {
-    subscription: Arc<OnceLock<Subscription>>,
     did: Sender<Did>,
 }
 
@@ -300,11 +280,10 @@ struct SubscriptionCalls {
 const FROM_CALLBACK: &[u8] = br#"{"from":"subscribed callback"}"#;
 
 impl SubscriptionListener for SubscriptionCalls {
-    fn on_subscribed(&mut self, event: &SubscribedEvent) {
+    fn on_subscribed(&mut self, sub: &Subscription, event: &SubscribedEvent) {
         if event.was_recovering() {
             return;
         }
-        let sub = self.subscription.get().expect("set before subscribe");
         let _ = self.did.send(Did::Publish(sub.publish(FROM_CALLBACK)));
         let history = sub.history(HistoryOptions::default().limit(-1)).map(|history| {
             history.publications().iter().map(|publication| publication.data().to_vec()).collect()
@@ -312,11 +291,11 @@ impl SubscriptionListener for SubscriptionCalls {
         let _ = self.did.send(Did::History(history));
     }
 
-    fn on_publication(&mut self, event: &PublicationEvent) {
+    fn on_publication(&mut self, _: &Subscription, event: &PublicationEvent) {
         let _ = self.did.send(Did::Publication(event.data().to_vec()));
     }
 
-    fn on_unsubscribed(&mut self, event: &UnsubscribedEvent) {
+    fn on_unsubscribed(&mut self, _: &Subscription, event: &UnsubscribedEvent) {
         let _ = self.did.send(Did::Unsubscribed(event.code()));
     }
 }
@@ -349,14 +328,11 @@ fn wait_for<T>(
     }
 }
 
-/// A `ready()` inside `connecting` returns by its deadline: at once with `Ok` once connected,
-/// or with a typed refusal; never with a hang.
+/// A `ready()` inside `connecting` returns `Ok` once connected (replies do not go through
+/// the lanes, so it does not wait for its own callback); never a hang.
 fn assert_ready_returned(report: &Did) -> Option<()> {
     let Did::Ready { result, took } = report else { return None };
-    assert!(
-        matches!(result, Ok(()) | Err(Error::CalledFromCallback)),
-        "ready() inside connecting: {result:?}"
-    );
+    assert!(matches!(result, Ok(())), "ready() inside connecting: {result:?}");
     assert!(*took < READY_TIMEOUT, "ready() inside connecting took {took:?}");
     Some(())
 }
@@ -365,10 +341,8 @@ fn calls_from_every_kind_of_callback_never_deadlock(lanes: usize) {
     let server = Centrifugo::shared();
     for protocol in [Protocol::Json, Protocol::Protobuf] {
         let user = format!("reentrant-{lanes}-{protocol:?}");
-        let cell = Arc::new(OnceLock::new());
         let (did, reports) = unbounded();
         let listener = Reentrant {
-            client: Arc::clone(&cell),
             channel: format!("{}:{user}", config::HISTORY).to_lowercase(),
             did,
             connected: 0,
@@ -380,7 +354,6 @@ fn calls_from_every_kind_of_callback_never_deadlock(lanes: usize) {
             .min_reconnect_delay(Duration::from_millis(50))
             .token(Claims::connection(&user).sign(HMAC_SECRET));
         let client = Client::new(&server.ws_url(), client_config, listener).unwrap();
-        cell.set(client.clone()).unwrap();
         let mut seen = Vec::new();
         client.connect().unwrap();
 
@@ -498,16 +471,17 @@ struct ErrorCallback {
     unsubscribed: Result<(), Error>,
 }
 
-/// Looks at the subscription and the client from its error callback, then unsubscribes.
+/// Looks at the subscription it is handed and at the client (through a weak handle, which
+/// does not keep the client alive) from its error callback, then unsubscribes.
 struct UnsubscribesOnError {
-    handles: Arc<OnceLock<(Client, Subscription)>>,
+    client: WeakClient,
     errors: Sender<ErrorCallback>,
     unsubscribed: Sender<(u32, String)>,
 }
 
 impl SubscriptionListener for UnsubscribesOnError {
-    fn on_error(&mut self, event: &ErrorEvent) {
-        let (client, sub) = self.handles.get().expect("set before subscribe");
+    fn on_error(&mut self, sub: &Subscription, event: &ErrorEvent) {
+        let client = self.client.upgrade().expect("the test holds the client");
         let state = sub.state();
         let channels = client.subscriptions().iter().map(|sub| sub.channel().to_string()).collect();
         let unsubscribed = sub.unsubscribe();
@@ -515,7 +489,7 @@ impl SubscriptionListener for UnsubscribesOnError {
             self.errors.send(ErrorCallback { error: event.error().clone(), state, channels, unsubscribed });
     }
 
-    fn on_unsubscribed(&mut self, event: &UnsubscribedEvent) {
+    fn on_unsubscribed(&mut self, _: &Subscription, event: &UnsubscribedEvent) {
         let _ = self.unsubscribed.send((event.code(), event.reason().to_string()));
     }
 }
@@ -541,13 +515,11 @@ fn an_error_callback_may_inspect_and_unsubscribe_its_subscription() {
             _ => Err(TokenError::Failed("token backend down".into())),
         }
     };
-    let handles = Arc::new(OnceLock::new());
     let (errors, reported) = unbounded();
     let (unsubscribed, ended) = unbounded();
-    let listener = UnsubscribesOnError { handles: Arc::clone(&handles), errors, unsubscribed };
+    let listener = UnsubscribesOnError { client: client.downgrade(), errors, unsubscribed };
     let sub =
         client.new_subscription(&name, SubscriptionConfig::default().token_getter(getter), listener).unwrap();
-    handles.set((client.clone(), sub.clone())).unwrap();
     sub.subscribe().unwrap();
 
     let callback = reported.recv_timeout(EVENT_TIMEOUT).expect("the error callback completed");
@@ -562,7 +534,6 @@ fn an_error_callback_may_inspect_and_unsubscribe_its_subscription() {
     );
     assert_eq!(sub.state(), SubscriptionState::Unsubscribed);
     assert!(client.rpc("ping", Vec::new()).is_ok(), "the client is unaffected");
-    // The listener holds a clone of the client: only close() ends it.
     client.close();
 }
 

@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use centrifuge_blocking::{
-    Client, ClientConfig, ClientEvent, Error, Protocol, SubscriptionConfig, SubscriptionEvent,
+    Client, ClientConfig, ClientEvent, Error, Protocol, Subscription, SubscriptionConfig, SubscriptionEvent,
     SubscriptionState, codes,
 };
 use centrifuge_test_harness::{Centrifugo, Claims, HMAC_SECRET};
@@ -108,8 +108,9 @@ fn run(seed: u64, server: &Centrifugo) -> Result<usize, String> {
     let client_log: Arc<Mutex<Vec<ClientEvent>>> = Arc::default();
     let log = Arc::clone(&client_log);
     let url = format!("ws://127.0.0.1:{}/connection/websocket", proxy.port());
-    let client = Client::new(&url, config, move |event: ClientEvent| log.lock().unwrap().push(event))
-        .map_err(|err| format!("client: {err}"))?;
+    let client =
+        Client::new(&url, config, move |_: &Client, event: ClientEvent| log.lock().unwrap().push(event))
+            .map_err(|err| format!("client: {err}"))?;
 
     let channels: Vec<String> = (0..CHANNELS).map(|k| format!("hist:chaos-{seed}-{k}")).collect();
     let mut logs = Vec::new();
@@ -117,9 +118,11 @@ fn run(seed: u64, server: &Centrifugo) -> Result<usize, String> {
         let log: Arc<Mutex<Vec<SubscriptionEvent>>> = Arc::default();
         let writer = Arc::clone(&log);
         let sub = client
-            .new_subscription(channel, SubscriptionConfig::default(), move |event: SubscriptionEvent| {
-                writer.lock().unwrap().push(event)
-            })
+            .new_subscription(
+                channel,
+                SubscriptionConfig::default(),
+                move |_: &Subscription, event: SubscriptionEvent| writer.lock().unwrap().push(event),
+            )
             .map_err(|err| format!("subscription: {err}"))?;
         sub.subscribe().map_err(|err| err.to_string())?;
         logs.push((sub, log));
@@ -144,7 +147,7 @@ fn run(seed: u64, server: &Centrifugo) -> Result<usize, String> {
         let violations = Arc::clone(&violations);
         // Subscribing and unsubscribing in a loop, across faults, must never leave the server
         // thinking the channel is still subscribed (105 "already subscribed") or make it refuse.
-        let churn_listener = move |event: SubscriptionEvent| {
+        let churn_listener = move |_: &Subscription, event: SubscriptionEvent| {
             let wrong = match &event {
                 SubscriptionEvent::Unsubscribed(unsubscribed) => {
                     ![codes::UNSUBSCRIBE_CALLED, codes::CLIENT_CLOSED].contains(&unsubscribed.code())

@@ -15,8 +15,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use centrifuge_blocking::{
-    Client, ClientConfig, ClientEvent, ClientState, Error, Protocol, SubscriptionConfig, SubscriptionEvent,
-    TokenError, listener::NoopListener,
+    Client, ClientConfig, ClientEvent, ClientState, Error, Protocol, Subscription, SubscriptionConfig,
+    SubscriptionEvent, TokenError, listener::NoopListener,
 };
 use centrifuge_test_harness::{Centrifugo, Claims, HMAC_SECRET, RPC_SLOW_METHOD, slow_calls_started};
 use support::events::{client, rss_kib, settled_thread_count, thread_count};
@@ -54,7 +54,7 @@ fn create_connect_subscribe_close_cycles_leave_nothing_behind(server: &Centrifug
             .new_subscription(
                 &format!("cycle-{}", cycle % 16),
                 SubscriptionConfig::default(),
-                move |event: SubscriptionEvent| {
+                move |_: &Subscription, event: SubscriptionEvent| {
                     if matches!(event, SubscriptionEvent::Subscribed(_)) {
                         let _ = done.try_send(());
                     }
@@ -132,12 +132,13 @@ fn close_while_a_token_getter_blocks_returns_within_the_bound(server: &Centrifug
 fn close_from_eight_threads_and_a_callback_at_once(server: &Centrifugo) {
     let cell: Arc<std::sync::OnceLock<Client>> = Arc::default();
     let from_callback = Arc::clone(&cell);
-    let client = Client::new(&server.ws_url(), ClientConfig::default(), move |event: ClientEvent| {
-        if matches!(event, ClientEvent::Connected(_)) {
-            from_callback.get().unwrap().close();
-        }
-    })
-    .unwrap();
+    let client =
+        Client::new(&server.ws_url(), ClientConfig::default(), move |_: &Client, event: ClientEvent| {
+            if matches!(event, ClientEvent::Connected(_)) {
+                from_callback.get().unwrap().close();
+            }
+        })
+        .unwrap();
     cell.set(client.clone()).unwrap();
     client.connect().unwrap();
     let closers: Vec<_> = (0..8)

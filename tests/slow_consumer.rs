@@ -9,7 +9,9 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use centrifuge_blocking::{ClientConfig, ClientEvent, Protocol, SubscriptionConfig, SubscriptionEvent};
+use centrifuge_blocking::{
+    ClientConfig, ClientEvent, Protocol, Subscription, SubscriptionConfig, SubscriptionEvent,
+};
 use centrifuge_test_harness::Centrifugo;
 use crossbeam_channel::Receiver;
 use serde_json::json;
@@ -66,7 +68,7 @@ fn a_blocked_listener_holds_the_server_back_and_the_stream_recovers(protocol: Pr
     let (stalled, stall_started) = crossbeam_channel::bounded(1);
     let (seen_sender, seen) = crossbeam_channel::unbounded();
     let mut first = true;
-    let listener = move |event: SubscriptionEvent| match event {
+    let listener = move |_: &Subscription, event: SubscriptionEvent| match event {
         SubscriptionEvent::Publication(publication) => {
             if std::mem::take(&mut first) {
                 let _ = stalled.send(());
@@ -155,7 +157,7 @@ fn calls_from_callbacks_complete_while_the_queue_is_full(protocol: Protocol) {
     let (outcomes, outcome) = crossbeam_channel::unbounded();
     let (subscribed_sender, subscribed) = crossbeam_channel::bounded(1);
     let caller = client.clone();
-    let listener = move |event: SubscriptionEvent| match event {
+    let listener = move |_: &Subscription, event: SubscriptionEvent| match event {
         SubscriptionEvent::Publication(_) => {
             let _ = outcomes.send(caller.rpc("ping", Vec::new()));
         }

@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use centrifuge_blocking::{
-    Client, ClientConfig, ClientEvent, Error, HistoryOptions, Protocol, StreamPosition, Subscription,
-    SubscriptionConfig, SubscriptionEvent, SubscriptionState, TokenError, codes,
+    Client, ClientConfig, ClientEvent, Error, HistoryOptions, Protocol, StateError, StreamPosition,
+    Subscription, SubscriptionConfig, SubscriptionEvent, SubscriptionState, TokenError, codes,
 };
 use centrifuge_test_harness::{Centrifugo, Claims, HMAC_SECRET, config};
 use serde_json::json;
@@ -369,7 +369,7 @@ fn the_state_getter_is_asked_first_and_again_after_112(protocol: Protocol) {
     let calls = Arc::new(AtomicUsize::new(0));
     let counted = Arc::clone(&calls);
     // First a stale snapshot (offset 1: history holds only the last 2), then the current one.
-    let getter = move |_: &str| -> Result<StreamPosition, String> {
+    let getter = move |_: &str| -> Result<StreamPosition, StateError> {
         let call = counted.fetch_add(1, Ordering::SeqCst);
         Ok(StreamPosition::new(if call == 0 { 1 } else { offset }, epoch.clone()))
     };
@@ -380,6 +380,37 @@ fn the_state_getter_is_asked_first_and_again_after_112(protocol: Protocol) {
     let subscribed = events.subscribed();
     assert_eq!(calls.load(Ordering::SeqCst), 2, "asked on the first subscribe and again after 112");
     assert!(subscribed.was_recovering() && subscribed.recovered());
+    client.close();
+}
+
+/// A state getter that fails is reported as `Error::StateGetter` with its reason, and asked
+/// again after backoff; the subscription then follows from the position it returns.
+#[test]
+fn a_failing_state_getter_is_reported_and_asked_again() {
+    let server = Centrifugo::shared();
+    let name = channel(Protocol::Json, config::RECOVERY, "state-fails");
+    server.api().publish(&name, "1").unwrap();
+    let top = server.api().history(&name, 0).unwrap();
+    let position = StreamPosition::new(top["offset"].as_u64().unwrap(), top["epoch"].as_str().unwrap());
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&calls);
+    let getter = move |_: &str| -> Result<StreamPosition, StateError> {
+        match counted.fetch_add(1, Ordering::SeqCst) {
+            0 => Err(StateError::Failed("snapshot service down".into())),
+            _ => Ok(position.clone()),
+        }
+    };
+    let (_server, client, _) = connected(Protocol::Json, "state-fails");
+    let config =
+        SubscriptionConfig::default().state_getter(getter).min_resubscribe_delay(Duration::from_millis(50));
+    let (sub, events) = subscription(&client, &name, config);
+    sub.subscribe().unwrap();
+    assert!(matches!(events.error(), Error::StateGetter(why) if why == "snapshot service down"));
+    let subscribed = events.subscribed();
+    assert_eq!(calls.load(Ordering::SeqCst), 2, "asked again after the failure");
+    assert!(subscribed.was_recovering() && subscribed.recovered(), "{subscribed:?}");
+    server.api().publish(&name, "2").unwrap();
+    assert_eq!(events.publication().data(), b"2");
     client.close();
 }
 

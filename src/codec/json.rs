@@ -75,15 +75,43 @@ pub(crate) mod raw {
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
     use serde_json::value::RawValue;
 
+    /// Embeds a JSON payload, parsing it once: that parse is the payload's validation. A raw
+    /// line break would split the frame (messages are one per line), so line breaks between
+    /// tokens become spaces first; a raw line break inside a string is not JSON and is refused.
     pub(crate) fn serialize<S: Serializer>(payload: &Bytes, serializer: S) -> Result<S::Ok, S::Error> {
-        let value: &RawValue = serde_json::from_slice(payload).map_err(S::Error::custom)?;
-        if !payload.contains(&b'\n') {
-            return value.serialize(serializer);
-        }
-        // A raw newline in valid JSON is whitespace; it must go, or it would split the frame.
-        let compact: Vec<u8> = payload.iter().copied().filter(|&byte| byte != b'\n').collect();
-        let value: &RawValue = serde_json::from_slice(&compact).map_err(S::Error::custom)?;
+        let spaced;
+        let text: &[u8] = if memchr::memchr(b'\n', payload).is_none() {
+            payload
+        } else {
+            spaced = line_breaks_to_spaces(payload).map_err(S::Error::custom)?;
+            &spaced
+        };
+        let value: &RawValue = serde_json::from_slice(text).map_err(S::Error::custom)?;
         value.serialize(serializer)
+    }
+
+    /// `payload` with every raw line break between tokens replaced by a space: both are JSON
+    /// whitespace there. Inside a string a raw line break is invalid but a space is not, so a
+    /// line break found inside a string is refused here rather than turned into valid JSON.
+    /// Quotes and backslashes are the same bytes before and after, so the strings found here
+    /// are the ones the parser finds: the result is valid JSON exactly when the payload was.
+    fn line_breaks_to_spaces(payload: &[u8]) -> Result<Vec<u8>, String> {
+        let mut out = payload.to_vec();
+        let mut in_string = false;
+        let mut escaped = false;
+        for (position, byte) in out.iter_mut().enumerate() {
+            match *byte {
+                _ if escaped => escaped = false,
+                b'\\' if in_string => escaped = true,
+                b'"' => in_string = !in_string,
+                b'\n' if in_string => {
+                    return Err(format!("a raw line break inside a string at byte {position} is not JSON"));
+                }
+                b'\n' => *byte = b' ',
+                _ => {}
+            }
+        }
+        Ok(out)
     }
 
     pub(crate) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Bytes, D::Error> {

@@ -21,8 +21,8 @@
 //! - In JSON, surrounding whitespace and empty lines are skipped, as the server's own decoder
 //!   does; in Protobuf every byte must belong to a message.
 //! - A JSON payload given for encoding must be valid JSON (the server would otherwise close the
-//!   connection); raw `\n` bytes in it are removed, since they can only be whitespace and would
-//!   split the message.
+//!   connection); raw `\n` bytes between its tokens become spaces, since they would split the
+//!   message, and one inside a string is refused (it is not JSON).
 
 pub(crate) mod json;
 mod protobuf;
@@ -104,6 +104,11 @@ impl Codec {
             Protocol::Protobuf => protobuf::encode(messages),
         };
         Ok(Frame { kind: frame_kind(self.protocol), data: Bytes::from(data) })
+    }
+
+    /// A frame of this codec's kind around already encoded messages.
+    pub(crate) fn frame(&self, data: Bytes) -> Frame {
+        Frame { kind: frame_kind(self.protocol), data }
     }
 
     /// Decodes every message of `frame`, appending them to `out` in frame order.

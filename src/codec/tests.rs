@@ -1127,13 +1127,17 @@ fn null_payloads_stay_the_json_null_value() {
 }
 
 #[test]
-fn json_payloads_are_validated_and_newlines_removed_when_encoding() {
-    let pretty = "{\n  \"a\": [1,\n 2]\n}";
+fn json_payloads_are_validated_and_line_breaks_become_spaces_when_encoding() {
+    let pretty = "{\n  \"a\": [1,\n 2],\n  \"s\": \"x\\ny\"\n}";
     let command = Command { send: Some(SendRequest { data: raw(pretty) }), ..Default::default() };
     let frame = json_codec().encode(&[command]).unwrap();
-    assert_eq!(frame.data.as_ref(), br#"{"send":{"data":{  "a": [1, 2]}}}"#);
+    assert_eq!(frame.data.as_ref(), br#"{"send":{"data":{   "a": [1,  2],   "s": "x\ny" }}}"#);
 
-    for invalid in ["{", "not json", "{\"a\":1} trailing", "\u{1}"] {
+    // Invalid stays invalid: tokens that only a line break separated are not joined, and a raw
+    // line break inside a string is not JSON.
+    for invalid in
+        ["{", "not json", "{\"a\":1} trailing", "\u{1}", "1\n2", "tru\ne", "\"a\nb\"", "[\"\\\"\n\"]"]
+    {
         let command = Command { send: Some(SendRequest { data: raw(invalid) }), ..Default::default() };
         let err = json_codec().encode(&[command]).unwrap_err();
         assert!(matches!(err, CodecError::InvalidJsonPayload(_)), "{invalid:?} gave {err:?}");

@@ -35,16 +35,13 @@ use bytes::Bytes;
 use rand::rngs::StdRng;
 
 use crate::backoff;
-use crate::config::HistoryOptions;
 use crate::error::{Error, ServerError, TimeoutError, TransportError};
 use crate::events::{
     ClientEvent, ConnectedEvent, ConnectingEvent, DisconnectedEvent, ErrorEvent, MessageEvent,
 };
+use crate::protocol::call::{EncodedCall, call_result};
 use crate::protocol::codes::{self, CloseAction, Connecting, Disconnected, Reason};
-use crate::protocol::{
-    Command, ConnectRequest, HistoryRequest, PresenceRequest, PresenceStatsRequest, PublishRequest,
-    RefreshRequest, Reply, RpcRequest, SendRequest, StreamPosition,
-};
+use crate::protocol::{Command, ConnectRequest, RefreshRequest, Reply};
 use crate::token::TokenError;
 use crate::types::ClientState;
 use calls::{Calls, Purpose};
@@ -73,18 +70,6 @@ impl CommandIds {
     }
 }
 
-/// What a caller gets for a reply: the reply, or the server's error.
-pub(crate) fn call_result(reply: Reply) -> Result<Reply, Error> {
-    match &reply.error {
-        Some(error) => Err(Error::Server(ServerError {
-            code: error.code,
-            message: error.message.clone(),
-            temporary: error.temporary,
-        })),
-        None => Ok(reply),
-    }
-}
-
 /// The settings the state machine needs.
 #[derive(Clone, Debug)]
 pub(crate) struct CoreConfig {
@@ -104,49 +89,6 @@ pub(crate) struct CoreConfig {
     pub(crate) max_message_size: usize,
 }
 
-/// A call a user makes.
-#[derive(Clone, Debug, PartialEq)]
-pub(crate) enum Request {
-    Rpc { method: String, data: Bytes },
-    Send { data: Bytes },
-    Publish { channel: String, data: Bytes },
-    History { channel: String, options: HistoryOptions },
-    Presence { channel: String },
-    PresenceStats { channel: String },
-}
-
-impl Request {
-    pub(crate) fn into_command(self, id: u32) -> Command {
-        let mut command = Command { id, ..Default::default() };
-        match self {
-            Request::Rpc { method, data } => command.rpc = Some(RpcRequest { data, method }),
-            Request::Send { data } => command.send = Some(SendRequest { data }),
-            Request::Publish { channel, data } => {
-                command.publish = Some(PublishRequest { channel, data, ..Default::default() })
-            }
-            Request::History { channel, options } => {
-                command.history = Some(Box::new(HistoryRequest {
-                    channel,
-                    limit: options.limit,
-                    since: options
-                        .since
-                        .map(|since| StreamPosition { offset: since.offset, epoch: since.epoch }),
-                    reverse: options.reverse,
-                }))
-            }
-            Request::Presence { channel } => command.presence = Some(PresenceRequest { channel }),
-            Request::PresenceStats { channel } => {
-                command.presence_stats = Some(PresenceStatsRequest { channel })
-            }
-        }
-        command
-    }
-
-    pub(crate) fn expects_reply(&self) -> bool {
-        !matches!(self, Request::Send { .. })
-    }
-}
-
 /// What the runtime must do.
 #[derive(Debug)]
 // Effects live only between `take_effects` and their execution; boxing the large ones would
@@ -159,6 +101,8 @@ pub(crate) enum Effect<S> {
     /// Large variants are boxed: effects queue up by the thousand in a busy round (ten
     /// thousand subscribes), and every one of them is as large as the largest variant.
     Send { generation: u64, command: Box<Command> },
+    /// Write a user's call, encoded by its caller, on connection `generation`.
+    Write { generation: u64, call: EncodedCall },
     /// Connection `generation` is up at the protocol level: calls may use it directly.
     Up { generation: u64 },
     /// Close connection `generation` (or abandon its dial); calls in flight on it are lost.
@@ -228,7 +172,7 @@ enum TokenPurpose {
 /// A call made while connecting, sent once connected.
 #[derive(Debug)]
 struct Waiting<S> {
-    request: Request,
+    call: EncodedCall,
     slot: S,
     deadline: Instant,
 }
@@ -378,13 +322,13 @@ impl<S> Core<S> {
     }
 
     /// A user call; answered through `slot` exactly once.
-    pub(crate) fn call(&mut self, request: Request, slot: S, now: Instant) {
+    pub(crate) fn call(&mut self, call: EncodedCall, slot: S, now: Instant) {
         let deadline = now + self.config.timeout;
         match self.state {
             ClientState::Closed => self.complete(slot, Err(Error::Closed)),
             ClientState::Disconnected => self.complete(slot, Err(Error::Disconnected)),
-            ClientState::Connecting => self.waiting.push(Waiting { request, slot, deadline }),
-            ClientState::Connected => self.send_call(request, slot, deadline),
+            ClientState::Connecting => self.waiting.push(Waiting { call, slot, deadline }),
+            ClientState::Connected => self.send_call(call, slot, deadline),
         }
     }
 
@@ -646,7 +590,7 @@ impl<S> Core<S> {
         // Subscriptions added during the handshake.
         self.resubscribe_all(now);
         for waiting in std::mem::take(&mut self.waiting) {
-            self.send_call(waiting.request, waiting.slot, waiting.deadline);
+            self.send_call(waiting.call, waiting.slot, waiting.deadline);
         }
         for waiter in std::mem::take(&mut self.ready_waiters) {
             self.complete(waiter.slot, Ok(Reply::default()));
@@ -709,20 +653,20 @@ impl<S> Core<S> {
         }
     }
 
-    fn send_call(&mut self, request: Request, slot: S, deadline: Instant) {
+    fn send_call(&mut self, call: EncodedCall, slot: S, deadline: Instant) {
         let Link::Up { generation } = self.link else {
             // Only called while connected; keep the caller's answer exactly-once regardless.
             self.complete(slot, Err(Error::Disconnected));
             return;
         };
-        if !request.expects_reply() {
-            self.effects.push(Effect::Send { generation, command: Box::new(request.into_command(0)) });
+        let id = call.id;
+        self.effects.push(Effect::Write { generation, call });
+        if id == 0 {
+            // Nothing to wait for: written is done.
             self.complete(slot, Ok(Reply::default()));
-            return;
+        } else {
+            self.calls.insert(id, Purpose::User(slot), deadline);
         }
-        let id = self.next_id();
-        self.effects.push(Effect::Send { generation, command: Box::new(request.into_command(id)) });
-        self.calls.insert(id, Purpose::User(slot), deadline);
     }
 
     /// The connection commands can be written to: up, or handshaking (commands written after

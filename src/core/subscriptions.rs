@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use super::calls::Purpose;
-use super::{Core, Request, TOKEN_RETRY_MAX, TOKEN_RETRY_MIN, Waiting};
+use super::{Core, TOKEN_RETRY_MAX, TOKEN_RETRY_MIN, Waiting};
 use crate::backoff;
 use crate::delta;
 use crate::error::{Error, ServerError, TimeoutError};
@@ -32,6 +32,7 @@ use crate::events::{
     ErrorEvent, JoinEvent, LeaveEvent, PublicationEvent, SubscribedEvent, SubscribingEvent,
     SubscriptionEvent, UnsubscribedEvent,
 };
+use crate::protocol::call::EncodedCall;
 use crate::protocol::codes::{self, Reason};
 use crate::protocol::{
     Command, FilterNode, Publication as WirePublication, Push, Reply, SubRefreshRequest, SubscribeRequest,
@@ -218,13 +219,13 @@ impl<S> Core<S> {
     }
 
     /// A call on a subscription's channel: sent once the subscription is subscribed.
-    pub(crate) fn sub_call(&mut self, id: SubId, request: Request, slot: S, now: Instant) {
+    pub(crate) fn sub_call(&mut self, id: SubId, call: EncodedCall, slot: S, now: Instant) {
         let deadline = now + self.config.timeout;
         match self.subs.get_mut(id).map(|sub| sub.state) {
-            Some(SubscriptionState::Subscribed) => self.send_call(request, slot, deadline),
+            Some(SubscriptionState::Subscribed) => self.send_call(call, slot, deadline),
             Some(SubscriptionState::Subscribing) if self.state != ClientState::Closed => {
                 if let Some(sub) = self.subs.get_mut(id) {
-                    sub.waiting.push(Waiting { request, slot, deadline });
+                    sub.waiting.push(Waiting { call, slot, deadline });
                 }
             }
             _ => self.complete(slot, Err(Error::Unsubscribed)),
@@ -263,7 +264,8 @@ impl<S> Core<S> {
             offset: if sub.recover { sub.offset } else { 0 },
             data: settings.data.clone(),
             positioned: settings.positioned,
-            recoverable: settings.recoverable,
+            // A state getter implies recovery: the state is followed from its position.
+            recoverable: settings.recoverable || settings.has_state_getter,
             join_leave: settings.join_leave,
             delta: if settings.delta { "fossil".to_string() } else { String::new() },
             tf: settings.tags_filter.as_deref().cloned(),
@@ -437,7 +439,7 @@ impl<S> Core<S> {
         }
         let waiting = self.subs.get_mut(id).map(|sub| std::mem::take(&mut sub.waiting)).unwrap_or_default();
         for call in waiting {
-            self.send_call(call.request, call.slot, call.deadline);
+            self.send_call(call.call, call.slot, call.deadline);
         }
     }
 

@@ -8,6 +8,9 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 
 use super::*;
+use crate::codec::Codec;
+use crate::config::Protocol;
+use crate::protocol::call::Request;
 use crate::protocol::{ConnectResult, Error as WireError, Message, Push, RefreshResult};
 
 const TIMEOUT: Duration = Duration::from_secs(5);
@@ -61,8 +64,16 @@ impl Sim {
     fn call(&mut self, request: Request) -> (u32, Vec<Effect<u32>>) {
         let slot = self.next_slot;
         self.next_slot += 1;
-        self.core.call(request, slot, self.now);
+        let call = self.encode(request);
+        self.core.call(call, slot, self.now);
         (slot, self.core.take_effects())
+    }
+
+    /// A user call as its caller encodes it (see `runtime::call`).
+    fn encode(&self, request: Request) -> EncodedCall {
+        let id = if request.expects_reply() { self.core.config.ids.next() } else { 0 };
+        let frame = Codec::new(Protocol::Json, 1 << 20).encode(&[request.into_command(id)]).unwrap();
+        EncodedCall { id, bytes: frame.data }
     }
 
     /// connect() and the first dial; returns the generation.
@@ -104,14 +115,20 @@ fn dialed(effects: &[Effect<u32>]) -> Option<u64> {
     })
 }
 
+/// The commands written on connection `on`: the core's own and the user calls (decoded).
 fn sent(effects: &[Effect<u32>], on: u64) -> Vec<Command> {
-    effects
-        .iter()
-        .filter_map(|effect| match effect {
-            Effect::Send { generation, command } if *generation == on => Some((**command).clone()),
-            _ => None,
-        })
-        .collect()
+    let codec = Codec::new(Protocol::Json, 1 << 20);
+    let mut commands = Vec::new();
+    for effect in effects {
+        match effect {
+            Effect::Send { generation, command } if *generation == on => commands.push((**command).clone()),
+            Effect::Write { generation, call } if *generation == on => {
+                codec.decode(&codec.frame(call.bytes.clone()), &mut commands).unwrap();
+            }
+            _ => {}
+        }
+    }
+    commands
 }
 
 fn events(effects: &[Effect<u32>]) -> Vec<ClientEvent> {
@@ -920,14 +937,16 @@ fn calls_made_while_subscribing_go_out_once_subscribed() {
     sim.core.add_subscription(1, settings("news"));
     sim.core.subscribe(1, sim.now);
     let id = subscribe_commands(&sim.core.take_effects(), generation)[0].id;
-    sim.core.sub_call(1, Request::Presence { channel: "news".into() }, 9, sim.now);
+    let presence = sim.encode(Request::Presence { channel: "news".into() });
+    sim.core.sub_call(1, presence, 9, sim.now);
     assert!(sim.core.take_effects().is_empty(), "waits for the subscription");
     let effects = sim.reply(generation, Reply { id, subscribe: Some(Box::default()), ..Default::default() });
     assert!(sent(&effects, generation).iter().any(|command| command.presence.is_some()), "{effects:?}");
     // Unsubscribed: fails at once.
     sim.core.unsubscribe(1, sim.now);
     sim.core.take_effects();
-    sim.core.sub_call(1, Request::Presence { channel: "news".into() }, 10, sim.now);
+    let presence = sim.encode(Request::Presence { channel: "news".into() });
+    sim.core.sub_call(1, presence, 10, sim.now);
     assert!(matches!(completions(&sim.core.take_effects())[..], [(10, Err(Error::Unsubscribed))]));
 }
 

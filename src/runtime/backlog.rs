@@ -26,6 +26,9 @@ use std::time::Duration;
 
 use parking_lot::{Condvar, Mutex};
 
+use crate::events::{ClientEvent, JoinEvent, LeaveEvent, SubscriptionEvent};
+use crate::types::{ClientInfo, Publication};
+
 /// How often a reader waiting for the backlog to shrink checks whether its connection closed.
 const WAIT_CHECK: Duration = Duration::from_millis(50);
 
@@ -127,6 +130,54 @@ pub(crate) struct CallbackWaiting<'a> {
 impl Drop for CallbackWaiting<'_> {
     fn drop(&mut self) {
         self.backlog.waiting_callbacks.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// What an event waiting for its callback counts for in the backlog: its payloads, plus an allowance for the rest of it (the event itself,
+/// its place in the lane's queue, the channel name; measured at about 450 bytes).
+const EVENT_ALLOWANCE: usize = 512;
+
+fn info_bytes(info: &ClientInfo) -> usize {
+    info.user().len() + info.client().len() + info.conn_info().len() + info.chan_info().len()
+}
+
+fn publication_bytes(publication: &Publication) -> usize {
+    let tags: usize = publication.tags().iter().map(|(name, value)| name.len() + value.len()).sum();
+    publication.data().len() + publication.info().map_or(0, info_bytes) + tags
+}
+
+impl ClientEvent {
+    pub(crate) fn backlog_bytes(&self) -> usize {
+        EVENT_ALLOWANCE
+            + match self {
+                ClientEvent::Connected(event) => event.data().len(),
+                ClientEvent::Message(event) => event.data().len(),
+                ClientEvent::Subscribed(event) => event.data().len(),
+                ClientEvent::Publication(event) => publication_bytes(&event.publication),
+                ClientEvent::Join(JoinEvent { info, .. }) | ClientEvent::Leave(LeaveEvent { info, .. }) => {
+                    info_bytes(info)
+                }
+                ClientEvent::Connecting(_)
+                | ClientEvent::Disconnected(_)
+                | ClientEvent::Error(_)
+                | ClientEvent::Subscribing(_)
+                | ClientEvent::Unsubscribed(_) => 0,
+            }
+    }
+}
+
+impl SubscriptionEvent {
+    pub(crate) fn backlog_bytes(&self) -> usize {
+        EVENT_ALLOWANCE
+            + match self {
+                SubscriptionEvent::Subscribed(event) => event.data().len(),
+                SubscriptionEvent::Publication(event) => publication_bytes(&event.publication),
+                SubscriptionEvent::Join(JoinEvent { info, .. })
+                | SubscriptionEvent::Leave(LeaveEvent { info, .. }) => info_bytes(info),
+                SubscriptionEvent::Subscribing(_)
+                | SubscriptionEvent::Unsubscribed(_)
+                | SubscriptionEvent::Error(_) => 0,
+            }
     }
 }
 

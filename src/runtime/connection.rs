@@ -52,12 +52,12 @@ use tungstenite::Message;
 use tungstenite::error::ProtocolError;
 
 use super::backlog::Backlog;
-use super::route::CallRoute;
+use super::call::{CallRoute, Link};
 use super::{Input, TransportEvent};
 use crate::codec::{Codec, Frame, FrameKind};
-use crate::core::call_result;
 use crate::error::TransportError;
 use crate::protocol::Reply;
+use crate::protocol::call::call_result;
 use crate::transport::{self, DialControl, Opcode, Socket, TransportConfig, encode_client_frame, new_mask};
 
 /// How many arrived bytes the reader thread's peek reports at most (more take another round).
@@ -232,7 +232,7 @@ impl Connection {
     /// Reads on behalf of a lone caller until `answered` says its answer has arrived or
     /// `deadline` passes. Does nothing when the turn is taken (then the reader thread, or the
     /// caller that reads, delivers the answer as usual).
-    pub(crate) fn read_for_caller(&self, route: &CallRoute, deadline: Instant, answered: impl Fn() -> bool) {
+    pub(crate) fn read_for_caller(&self, route: &CallRoute, deadline: Instant, answered: &dyn Fn() -> bool) {
         {
             let mut turn = self.turn.lock();
             if turn.caller_reading || turn.thread_draining || turn.ended.is_some() || self.backlog.is_full() {
@@ -410,6 +410,20 @@ impl Connection {
 
     fn report(&self, event: TransportEvent) {
         let _ = self.to_core.send(Input::Transport { generation: self.generation, event });
+    }
+}
+
+impl Link for Connection {
+    fn send(&self, frame: Frame) -> Result<(), TransportError> {
+        Connection::send(self, frame)
+    }
+
+    fn read_for_caller(&self, route: &CallRoute, deadline: Instant, answered: &dyn Fn() -> bool) {
+        Connection::read_for_caller(self, route, deadline, answered)
+    }
+
+    fn close(&self) {
+        Connection::close(self)
     }
 }
 

@@ -8,17 +8,17 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 use super::backlog::Backlog;
+use super::call::CallRoute;
 use super::executor::Lanes;
-use super::route::CallRoute;
-use super::token::{TokenRequest, TokenWorker};
-use super::{Connection, Input, Shared, Slot, TransportEvent, connection};
+use super::getters::{GetterRequest, GetterWorker};
+use super::port::StateCell;
+use super::{Connection, Input, Slot, SubscriptionCell, TransportEvent, connection};
 use crate::codec::Codec;
 use crate::core::SubId;
 use crate::core::{Core, Effect};
 use crate::error::Error;
 use crate::events::{ClientEvent, ErrorEvent};
 use crate::protocol::Command;
-use crate::subscription::SubscriptionShared;
 use crate::token::{StateGetter, SubscriptionTokenGetter, TokenError, TokenGetter};
 use crate::transport::{DialControl, TransportConfig};
 use crate::types::ClientState;
@@ -34,11 +34,12 @@ pub(super) struct CoreLoopParts {
     pub(super) core: Core<Slot>,
     pub(super) inputs: Receiver<Input>,
     pub(super) to_self: Sender<Input>,
-    pub(super) shared: Arc<Shared>,
+    pub(super) state: Arc<StateCell>,
     pub(super) route: Arc<CallRoute>,
     pub(super) transport: Arc<TransportConfig>,
     pub(super) codec: Codec,
     pub(super) lanes: Lanes,
+    pub(super) lane_threads: Vec<JoinHandle<()>>,
     pub(super) backlog: Arc<Backlog>,
     pub(super) token_getter: Option<Arc<dyn TokenGetter>>,
     pub(super) shutdown_bound: Duration,
@@ -48,20 +49,23 @@ pub(super) struct CoreLoop {
     core: Core<Slot>,
     inputs: Receiver<Input>,
     to_self: Sender<Input>,
-    shared: Arc<Shared>,
+    /// The client state the handles read.
+    state: Arc<StateCell>,
     route: Arc<CallRoute>,
     transport: Arc<TransportConfig>,
     codec: Codec,
     lanes: Lanes,
+    /// Joined at the end of the shutdown, after the lanes have run their last events.
+    lane_threads: Vec<JoinHandle<()>>,
     backlog: Arc<Backlog>,
     /// Bytes of the frames handled this round: they leave the backlog once their events are
     /// queued on the lanes (and count there instead).
     handled_frame_bytes: usize,
     token_getter: Option<Arc<dyn TokenGetter>>,
-    token_worker: Option<TokenWorker>,
+    getters: Option<GetterWorker>,
     connections: HashMap<u64, ConnectionEntry>,
-    /// What each subscription's handles share (the state they read).
-    sub_shared: HashMap<SubId, Arc<SubscriptionShared>>,
+    /// What each subscription's handles read (its state).
+    sub_cells: HashMap<SubId, Arc<SubscriptionCell>>,
     /// The getters of the subscriptions that have any (few do: kept apart so that the map
     /// every subscription is in stays small).
     sub_getters: HashMap<SubId, SubscriptionGetters>,
@@ -80,17 +84,18 @@ impl CoreLoop {
             core: parts.core,
             inputs: parts.inputs,
             to_self: parts.to_self,
-            shared: parts.shared,
+            state: parts.state,
             route: parts.route,
             transport: parts.transport,
             codec: parts.codec,
             lanes: parts.lanes,
+            lane_threads: parts.lane_threads,
             backlog: parts.backlog,
             handled_frame_bytes: 0,
             token_getter: parts.token_getter,
-            token_worker: None,
+            getters: None,
             connections: HashMap::new(),
-            sub_shared: HashMap::new(),
+            sub_cells: HashMap::new(),
             sub_getters: HashMap::new(),
             shutdown_bound: parts.shutdown_bound,
         }
@@ -132,27 +137,28 @@ impl CoreLoop {
             Input::Disconnect => self.core.disconnect(),
             Input::Close => self.core.close(),
             Input::SetToken(token) => self.core.set_token(token),
-            Input::Call { request, slot } => self.core.call(request, slot, now),
+            Input::Call { call, slot } => self.core.call(call, slot, now),
             Input::Ready { slot, deadline, timeout } => self.core.wait_ready(slot, deadline, timeout),
             Input::Token { attempt, result } => self.core.token_fetched(attempt, result, now),
-            Input::TokenWorkerEnded => {}
+            Input::GettersEnded => {}
             Input::Transport { generation, event } => self.transport_event(generation, event, now),
             Input::AddSubscription(new) => {
                 let new = *new;
-                self.lanes.register(new.id, new.listener);
-                self.sub_shared.insert(new.id, new.shared);
+                let id = new.cell.id();
+                self.lanes.register(id, new.sink);
+                self.sub_cells.insert(id, new.cell);
                 if new.token_getter.is_some() || new.state_getter.is_some() {
                     let getters = SubscriptionGetters { token: new.token_getter, state: new.state_getter };
-                    self.sub_getters.insert(new.id, getters);
+                    self.sub_getters.insert(id, getters);
                 }
-                self.core.add_subscription(new.id, new.settings);
+                self.core.add_subscription(id, new.settings);
             }
             Input::Subscribe(sub) => self.core.subscribe(sub, now),
             Input::Unsubscribe(sub) => self.core.unsubscribe(sub, now),
             Input::RemoveSubscription(sub) => self.core.remove_subscription(sub, now),
-            Input::SubCall { sub, request, slot } => self.core.sub_call(sub, request, slot, now),
-            Input::SubToken { attempt, result } => self.core.sub_token_fetched(attempt, result, now),
-            Input::SubState { attempt, result } => self.core.state_fetched(attempt, result, now),
+            Input::SubscriptionCall { sub, call, slot } => self.core.sub_call(sub, call, slot, now),
+            Input::SubscriptionToken { attempt, result } => self.core.sub_token_fetched(attempt, result, now),
+            Input::SubscriptionPosition { attempt, result } => self.core.state_fetched(attempt, result, now),
         }
     }
 
@@ -200,12 +206,13 @@ impl CoreLoop {
             }
             match effect {
                 Effect::Send { .. } => unreachable!("sends are batched above"),
+                Effect::Write { generation, call } => self.write_encoded(generation, call.bytes),
                 Effect::Dial { generation } => self.dial(generation),
                 Effect::Up { generation } => {
                     if let Some(connection) =
                         self.connections.get(&generation).and_then(|e| e.connection.clone())
                     {
-                        self.route.open(generation, connection);
+                        self.route.open(generation, connection as Arc<dyn super::call::Link>);
                     }
                 }
                 Effect::Close { generation } => self.close_connection(generation),
@@ -218,10 +225,10 @@ impl CoreLoop {
                     // The caller may have given up waiting; that is fine.
                     let _ = slot.send(*result);
                 }
-                Effect::State(state) => self.shared.set_state(state),
+                Effect::State(state) => self.state.set(state),
                 Effect::FetchSubToken { attempt, sub, channel } => {
                     match self.sub_getters.get(&sub).and_then(|getters| getters.token.clone()) {
-                        Some(getter) => self.ask(TokenRequest::Subscription { attempt, channel, getter }),
+                        Some(getter) => self.ask(GetterRequest::Subscription { attempt, channel, getter }),
                         None => self.core.sub_token_fetched(
                             attempt,
                             Err(TokenError::Unauthorized),
@@ -231,7 +238,7 @@ impl CoreLoop {
                 }
                 Effect::FetchState { attempt, sub, channel } => {
                     match self.sub_getters.get(&sub).and_then(|getters| getters.state.clone()) {
-                        Some(getter) => self.ask(TokenRequest::State { attempt, channel, getter }),
+                        Some(getter) => self.ask(GetterRequest::State { attempt, channel, getter }),
                         None => {
                             self.core.state_fetched(attempt, Err("no state getter".into()), Instant::now())
                         }
@@ -239,12 +246,12 @@ impl CoreLoop {
                 }
                 Effect::SubEvent { sub, event } => self.lanes.subscription_event(sub, event),
                 Effect::SubState { sub, state } => {
-                    if let Some(shared) = self.sub_shared.get(&sub) {
-                        shared.set_state(state);
+                    if let Some(cell) = self.sub_cells.get(&sub) {
+                        cell.set_state(state);
                     }
                 }
                 Effect::SubRemoved { sub } => {
-                    self.sub_shared.remove(&sub);
+                    self.sub_cells.remove(&sub);
                     self.sub_getters.remove(&sub);
                     self.lanes.unregister(sub);
                 }
@@ -279,6 +286,18 @@ impl CoreLoop {
                 connection.close();
                 return;
             }
+        }
+    }
+
+    /// Writes a user's call, encoded by its caller.
+    fn write_encoded(&mut self, generation: u64, bytes: bytes::Bytes) {
+        let Some(connection) = self.connections.get(&generation).and_then(|entry| entry.connection.clone())
+        else {
+            return;
+        };
+        if let Err(err) = connection.send(self.codec.frame(bytes)) {
+            log::debug!("write on connection {generation} failed: {err}");
+            connection.close();
         }
     }
 
@@ -319,34 +338,35 @@ impl CoreLoop {
 
     fn fetch_token(&mut self, attempt: u64) {
         if let Some(getter) = self.token_getter.clone() {
-            self.ask(TokenRequest::Connection { attempt, getter });
+            self.ask(GetterRequest::Connection { attempt, getter });
         }
     }
 
-    /// Hands a getter call to the token worker, starting it on first use.
-    fn ask(&mut self, request: TokenRequest) {
-        if self.token_worker.is_none() {
-            match TokenWorker::spawn(self.to_self.clone()) {
-                Ok(worker) => self.token_worker = Some(worker),
+    /// Hands a getter call to the getter worker, starting it on first use.
+    fn ask(&mut self, request: GetterRequest) {
+        if self.getters.is_none() {
+            match GetterWorker::spawn(self.to_self.clone()) {
+                Ok(worker) => self.getters = Some(worker),
                 Err(err) => {
                     log::error!("{err}");
                     return;
                 }
             }
         }
-        if let Some(worker) = &self.token_worker {
+        if let Some(worker) = &self.getters {
             worker.request(request);
         }
     }
 
-    /// After `Closed`: stop the lanes, close connections, wait (bounded) for helper threads.
+    /// After `Closed`: stop the lanes, close connections, wait (bounded) for helper threads,
+    /// then join the lanes once they have run their last events.
     fn shut_down(mut self) {
         self.lanes.stop();
         let generations: Vec<u64> = self.connections.keys().copied().collect();
         for generation in generations {
             self.close_connection(generation);
         }
-        let token_thread = self.token_worker.take().map(TokenWorker::finish);
+        let token_thread = self.getters.take().map(GetterWorker::finish);
         let mut token_running = token_thread.is_some();
         let deadline = Instant::now() + self.shutdown_bound;
         while !self.connections.is_empty() || token_running {
@@ -356,10 +376,10 @@ impl CoreLoop {
                         let _ = entry.thread.join();
                     }
                 }
-                Ok(Input::TokenWorkerEnded) => token_running = false,
+                Ok(Input::GettersEnded) => token_running = false,
                 Ok(Input::Call { slot, .. })
                 | Ok(Input::Ready { slot, .. })
-                | Ok(Input::SubCall { slot, .. }) => {
+                | Ok(Input::SubscriptionCall { slot, .. }) => {
                     let _ = slot.send(Err(Error::Closed));
                 }
                 Ok(_) => {}
@@ -371,11 +391,18 @@ impl CoreLoop {
         }
         if !self.connections.is_empty() || token_running {
             log::warn!(
-                "close: {} connection thread(s) and {} token thread(s) still busy after {:?}; they finish on their own",
+                "close: {} connection thread(s) and {} getter thread(s) still busy after {:?}; they finish on their own",
                 self.connections.len(),
                 usize::from(token_running),
                 self.shutdown_bound
             );
+        }
+        // Calls made from now on (a callback still running, say) fail at once instead of
+        // waiting for an answer that would never come.
+        let CoreLoop { inputs, lane_threads, .. } = self;
+        drop(inputs);
+        for lane in lane_threads {
+            let _ = lane.join();
         }
     }
 }

@@ -1,11 +1,12 @@
 //! Executor lanes: the threads that run listener callbacks.
 //!
-//! Lane 0 owns the client listener, so client events run there in the order the core emitted
-//! them; each subscription's listener lives on lane `id % lanes`, so its events run in order
-//! too, while different subscriptions may run side by side. Each callback runs under
-//! `catch_unwind`: a panic is reported to `on_error` as [`Error::CallbackPanicked`] and the lane
-//! goes on with the next event. Queued events count in the client's [`Backlog`] until their
-//! callback has returned.
+//! Lane 0 owns the client listener's sink, so client events run there in the order the core
+//! emitted them; each subscription's sink lives on lane `id % lanes`, so its events run in
+//! order too, while different subscriptions may run side by side. A sink is what a handle
+//! bound its listener with (the listener and the handle it is given): the runtime knows
+//! neither. Each delivery runs under `catch_unwind`: a panic is reported to the same sink as an
+//! error event ([`Error::CallbackPanicked`]) and the lane goes on with the next event. Queued
+//! events count in the client's [`Backlog`] until their callback has returned.
 
 use std::any::Any;
 use std::cell::Cell;
@@ -20,7 +21,29 @@ use super::backlog::Backlog;
 use crate::core::SubId;
 use crate::error::Error;
 use crate::events::{ClientEvent, ErrorEvent, SubscriptionEvent};
-use crate::listener::{ClientListener, SubscriptionListener, dispatch, dispatch_subscription};
+
+/// Where a lane delivers the events of one listener.
+pub(crate) trait EventSink<E>: Send + 'static {
+    /// Runs the listener's callback for `event`.
+    fn deliver(&mut self, event: &E);
+}
+
+/// The events lanes deliver: each kind reports a listener's panic as one of its own events.
+trait LaneEvent: Sized + 'static {
+    fn panic_report(error: Error) -> Self;
+}
+
+impl LaneEvent for ClientEvent {
+    fn panic_report(error: Error) -> Self {
+        ClientEvent::Error(ErrorEvent::new(error))
+    }
+}
+
+impl LaneEvent for SubscriptionEvent {
+    fn panic_report(error: Error) -> Self {
+        SubscriptionEvent::Error(ErrorEvent::new(error))
+    }
+}
 
 thread_local! {
     static ON_LANE: Cell<bool> = const { Cell::new(false) };
@@ -35,7 +58,7 @@ pub(crate) fn on_lane_thread() -> bool {
 pub(crate) enum LaneJob {
     /// An event and what it counts for in the backlog.
     Client(ClientEvent, usize),
-    Register(SubId, Box<dyn SubscriptionListener>),
+    Register(SubId, Box<dyn EventSink<SubscriptionEvent>>),
     Subscription(SubId, SubscriptionEvent, usize),
     Unregister(SubId),
     /// Run everything queued before, then exit.
@@ -62,9 +85,9 @@ impl Lanes {
         &self.senders[(id % self.senders.len() as u64) as usize]
     }
 
-    /// Hands a subscription's listener to its lane.
-    pub(crate) fn register(&self, id: SubId, listener: Box<dyn SubscriptionListener>) {
-        let _ = self.lane_of(id).send(LaneJob::Register(id, listener));
+    /// Hands a subscription's sink to its lane.
+    pub(crate) fn register(&self, id: SubId, sink: Box<dyn EventSink<SubscriptionEvent>>) {
+        let _ = self.lane_of(id).send(LaneJob::Register(id, sink));
     }
 
     /// Queues a subscription event on the subscription's lane.
@@ -87,10 +110,10 @@ impl Lanes {
     }
 }
 
-/// Spawns `count` lanes; lane 0 gets the client listener.
+/// Spawns `count` lanes; lane 0 gets the client listener's sink.
 pub(crate) fn spawn(
     count: usize,
-    listener: Box<dyn ClientListener>,
+    listener: Box<dyn EventSink<ClientEvent>>,
     backlog: &Arc<Backlog>,
 ) -> Result<(Lanes, Vec<JoinHandle<()>>), Error> {
     let mut senders = Vec::with_capacity(count);
@@ -108,24 +131,24 @@ pub(crate) fn spawn(
     Ok((Lanes { senders, backlog: Arc::clone(backlog) }, threads))
 }
 
-fn run(jobs: Receiver<LaneJob>, mut listener: Option<Box<dyn ClientListener>>, backlog: &Backlog) {
+fn run(jobs: Receiver<LaneJob>, mut listener: Option<Box<dyn EventSink<ClientEvent>>>, backlog: &Backlog) {
     ON_LANE.with(|flag| flag.set(true));
-    let mut subscriptions: HashMap<SubId, Box<dyn SubscriptionListener>> = HashMap::new();
+    let mut subscriptions: HashMap<SubId, Box<dyn EventSink<SubscriptionEvent>>> = HashMap::new();
     for job in jobs.iter() {
         match job {
             LaneJob::Client(event, bytes) => {
                 if let Some(listener) = listener.as_deref_mut() {
-                    call_client(listener, &event);
+                    deliver(listener, &event, "client");
                 }
                 drop(event);
                 backlog.remove(bytes);
             }
-            LaneJob::Register(id, listener) => {
-                subscriptions.insert(id, listener);
+            LaneJob::Register(id, sink) => {
+                subscriptions.insert(id, sink);
             }
             LaneJob::Subscription(id, event, bytes) => {
-                if let Some(listener) = subscriptions.get_mut(&id) {
-                    call_subscription(listener.as_mut(), &event);
+                if let Some(sink) = subscriptions.get_mut(&id) {
+                    deliver(sink.as_mut(), &event, "subscription");
                 }
                 drop(event);
                 backlog.remove(bytes);
@@ -138,26 +161,15 @@ fn run(jobs: Receiver<LaneJob>, mut listener: Option<Box<dyn ClientListener>>, b
     }
 }
 
-fn call_subscription(listener: &mut dyn SubscriptionListener, event: &SubscriptionEvent) {
-    let outcome = catch_unwind(AssertUnwindSafe(|| dispatch_subscription(listener, event)));
+/// Delivers `event`; a panic is reported to the same sink as an error event.
+fn deliver<E: LaneEvent>(sink: &mut dyn EventSink<E>, event: &E, whose: &str) {
+    let outcome = catch_unwind(AssertUnwindSafe(|| sink.deliver(event)));
     if let Err(panic) = outcome {
         let message = panic_message(panic.as_ref());
-        log::error!("subscription listener panicked: {message}");
-        let report = SubscriptionEvent::Error(ErrorEvent::new(Error::CallbackPanicked(message)));
-        if catch_unwind(AssertUnwindSafe(|| dispatch_subscription(listener, &report))).is_err() {
-            log::error!("subscription listener panicked again while handling the report of a panic");
-        }
-    }
-}
-
-fn call_client(listener: &mut dyn ClientListener, event: &ClientEvent) {
-    let outcome = catch_unwind(AssertUnwindSafe(|| dispatch(listener, event)));
-    if let Err(panic) = outcome {
-        let message = panic_message(panic.as_ref());
-        log::error!("client listener panicked: {message}");
-        let report = ClientEvent::Error(ErrorEvent::new(Error::CallbackPanicked(message)));
-        if catch_unwind(AssertUnwindSafe(|| dispatch(listener, &report))).is_err() {
-            log::error!("client listener panicked again while handling the report of a panic");
+        log::error!("{whose} listener panicked: {message}");
+        let report = E::panic_report(Error::CallbackPanicked(message));
+        if catch_unwind(AssertUnwindSafe(|| sink.deliver(&report))).is_err() {
+            log::error!("{whose} listener panicked again while handling the report of a panic");
         }
     }
 }

@@ -76,14 +76,6 @@ impl TransportConfig {
     pub(crate) fn target(&self) -> String {
         format!("{}:{}", self.endpoint.host, self.endpoint.port)
     }
-
-    pub(crate) fn protocol(&self) -> Protocol {
-        self.protocol
-    }
-
-    pub(crate) fn max_message_size(&self) -> usize {
-        self.max_message_size
-    }
 }
 
 fn tls_connector(config: &ClientConfig) -> Result<native_tls::TlsConnector, Error> {

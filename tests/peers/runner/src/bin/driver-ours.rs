@@ -5,7 +5,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use centrifuge_blocking::listener::NoopListener;
-use centrifuge_blocking::{Client, ClientConfig, ClientEvent, SubscriptionConfig, SubscriptionEvent};
+use centrifuge_blocking::{
+    Client, ClientConfig, ClientEvent, Subscription, SubscriptionConfig, SubscriptionEvent,
+};
 use centrifuge_peer_bench::driver::{self, Args, fail};
 use crossbeam_channel::{Receiver, Sender};
 use serde_json::json;
@@ -50,7 +52,7 @@ fn ingest(args: &Args) {
     let seen = AtomicU64::new(0);
     let listener = {
         let (subscribed, first, last) = (subscribed.0.clone(), first.0.clone(), last.0.clone());
-        move |event: SubscriptionEvent| match event {
+        move |_: &Subscription, event: SubscriptionEvent| match event {
             SubscriptionEvent::Publication(_) => {
                 let n = seen.fetch_add(1, Ordering::Relaxed) + 1;
                 if n == 1 {
@@ -152,7 +154,7 @@ fn fanin(args: &Args) {
     let mut subs = Vec::with_capacity(channels as usize);
     for n in 0..channels {
         let (subscribed, done) = (Arc::clone(&subscribed), done.0.clone());
-        let listener = move |event: SubscriptionEvent| {
+        let listener = move |_: &Subscription, event: SubscriptionEvent| {
             if let SubscriptionEvent::Subscribed(_) = event
                 && subscribed.fetch_add(1, Ordering::Relaxed) + 1 == channels
             {
@@ -182,7 +184,7 @@ fn idle(args: &Args) {
     let all: Vec<Client> = (0..clients)
         .map(|_| {
             let sender = connected_sender.clone();
-            let listener = move |event: ClientEvent| {
+            let listener = move |_: &Client, event: ClientEvent| {
                 if let ClientEvent::Connected(_) = event {
                     let _ = sender.send(());
                 }
