@@ -170,7 +170,7 @@ impl Connection {
 
     /// Writes `frames` with one system call, their commands merged into as few WebSocket frames
     /// as [`MERGED_FRAME_LIMIT`] allows (encoded here, not by tungstenite, which would log
-    /// their payloads; see `transport::frame`).
+    /// their payloads; see `transport::ws_frame`).
     fn write_batch(&self, frames: &[Frame]) -> Result<(), TransportError> {
         let mut state = self.state.lock();
         let state = &mut *state;
@@ -404,7 +404,7 @@ impl Connection {
         });
         if !replies.is_empty() {
             self.backlog.add_frame(bytes);
-            self.report(TransportEvent::Frame(replies, bytes));
+            self.report(TransportEvent::Replies(replies, bytes));
         }
     }
 

@@ -171,7 +171,7 @@ impl CoreLoop {
                 self.core.opened(generation, now);
             }
             TransportEvent::DialFailed(error) => self.core.dial_failed(generation, error, now),
-            TransportEvent::Frame(replies, bytes) => {
+            TransportEvent::Replies(replies, bytes) => {
                 self.handled_frame_bytes += bytes;
                 self.core.frame(generation, replies, now)
             }

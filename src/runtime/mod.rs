@@ -108,11 +108,15 @@ pub(crate) struct NewSubscription {
 
 /// What a connection thread reports.
 pub(crate) enum TransportEvent {
+    /// The WebSocket is up; calls may be written to it.
     Opened(Arc<Connection>),
+    /// The dial failed at some step (DNS, TCP, proxy, TLS, handshake).
     DialFailed(TransportError),
     /// Replies and pushes of one read, and the bytes they count for in the backlog.
-    Frame(Vec<Reply>, usize),
+    Replies(Vec<Reply>, usize),
+    /// The server sent something that does not decode.
     ProtocolError(String),
+    /// The connection ended: with the server's close frame, an I/O error, or neither.
     Closed {
         close: Option<(u16, String)>,
         error: Option<TransportError>,

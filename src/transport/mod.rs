@@ -6,7 +6,7 @@
 //! bounded by the timeout). It knows nothing of Centrifugo commands.
 
 mod endpoint;
-mod frame;
+mod ws_frame;
 mod proxy;
 mod stream;
 
@@ -23,7 +23,7 @@ use tungstenite::protocol::WebSocketConfig;
 use crate::config::{ClientConfig, Protocol, RootCertificate};
 use crate::error::{Error, TransportError, humantime};
 pub(crate) use endpoint::Endpoint;
-pub(crate) use frame::{Opcode, encode_client_frame, new_mask};
+pub(crate) use ws_frame::{Opcode, encode_client_frame, new_mask};
 use stream::BudgetedTcp;
 pub(crate) use stream::Stream;
 
