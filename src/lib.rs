@@ -57,6 +57,10 @@ mod types;
 #[cfg(feature = "unversioned")]
 pub mod unversioned;
 
+#[cfg(feature = "_test-hooks")]
+#[doc(hidden)]
+pub mod test_hooks;
+
 /// The channel crate behind [`listener::channel`] and [`listener::subscription_channel`],
 /// re-exported so that their receivers can be named, stored and combined with
 /// [`select!`](crossbeam_channel::select) without depending on `crossbeam-channel` yourself (its

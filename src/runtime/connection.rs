@@ -41,6 +41,7 @@
 
 use std::io::{ErrorKind, Write};
 use std::net::{Shutdown, TcpStream};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -53,6 +54,7 @@ use tungstenite::error::ProtocolError;
 
 use super::backlog::Backlog;
 use super::call::{CallRoute, Link};
+use super::executor::panic_message;
 use super::{Input, TransportEvent};
 use crate::codec::{Codec, Frame, FrameKind};
 use crate::error::TransportError;
@@ -300,6 +302,8 @@ impl Connection {
                 turn.thread_draining
             };
             if ours {
+                #[cfg(feature = "_test-hooks")]
+                crate::test_hooks::reader_reached_a_drain();
                 let drained = self.drain(arrived, route);
                 self.turn.lock().thread_draining = false;
                 if let Some(end) = drained {
@@ -428,6 +432,11 @@ impl Link for Connection {
 }
 
 /// The body of a connection thread: dial, report, read until the end.
+///
+/// A panic on this thread (a bug: decoding is total and never panics on input) must not leave
+/// the client believing it is connected while nobody reads: it is caught, reported as the end
+/// of the connection with an error naming the panic (an `error` event), and the core
+/// reconnects with the usual rules.
 pub(crate) fn run(
     generation: u64,
     transport: &TransportConfig,
@@ -440,33 +449,69 @@ pub(crate) fn run(
     let report = |event: TransportEvent| {
         let _ = to_core.send(Input::Transport { generation, event });
     };
-    match transport::dial(transport, control) {
-        Err(error) => report(TransportEvent::DialFailed(error)),
-        Ok(dialed) => {
-            let connection = Arc::new(Connection {
-                generation,
-                state: Mutex::new(SocketState {
-                    socket: dialed.socket,
-                    write_buffer: Vec::new(),
-                    merge_buffer: Vec::new(),
-                    close_frame: None,
-                }),
-                outbox: Mutex::new(Outbox::default()),
-                tcp: dialed.tcp,
-                codec,
-                to_core: to_core.clone(),
-                backlog,
-                closing: AtomicBool::new(false),
-                turn: Mutex::new(Turn::default()),
-                turn_left: Condvar::new(),
-            });
-            report(TransportEvent::Opened(Arc::clone(&connection)));
-            let outcome = connection.read_until_closed(route);
-            report(outcome);
-            let _ = connection.tcp.shutdown(Shutdown::Both);
+    let connection = std::sync::OnceLock::new();
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        dial_and_read(generation, transport, codec, control, route, backlog, to_core, &connection)
+    }));
+    let end = match outcome {
+        Ok(end) => end,
+        Err(panic) => {
+            let message = panic_message(panic.as_ref());
+            log::error!("connection {generation}: the reader thread panicked: {message}");
+            Some(TransportEvent::Closed {
+                close: None,
+                error: Some(TransportError::new(format!(
+                    "the connection's reader thread panicked: {message}"
+                ))),
+            })
         }
+    };
+    if let Some(end) = end {
+        report(end);
+    }
+    if let Some(connection) = connection.get() {
+        let _ = connection.tcp.shutdown(Shutdown::Both);
     }
     report(TransportEvent::Ended);
+}
+
+/// Dials, reports the opened connection (kept in `opened` for the caller), reads until the
+/// end; returns how the connection ended (`None` once the dial failure is reported).
+#[allow(clippy::too_many_arguments)] // The parts of one connection, each used once here.
+fn dial_and_read(
+    generation: u64,
+    transport: &TransportConfig,
+    codec: Codec,
+    control: &DialControl,
+    route: &CallRoute,
+    backlog: Arc<Backlog>,
+    to_core: &Sender<Input>,
+    opened: &std::sync::OnceLock<Arc<Connection>>,
+) -> Option<TransportEvent> {
+    let dialed = match transport::dial(transport, control) {
+        Err(error) => return Some(TransportEvent::DialFailed(error)),
+        Ok(dialed) => dialed,
+    };
+    let connection = Arc::new(Connection {
+        generation,
+        state: Mutex::new(SocketState {
+            socket: dialed.socket,
+            write_buffer: Vec::new(),
+            merge_buffer: Vec::new(),
+            close_frame: None,
+        }),
+        outbox: Mutex::new(Outbox::default()),
+        tcp: dialed.tcp,
+        codec,
+        to_core: to_core.clone(),
+        backlog,
+        closing: AtomicBool::new(false),
+        turn: Mutex::new(Turn::default()),
+        turn_left: Condvar::new(),
+    });
+    let _ = opened.set(Arc::clone(&connection));
+    connection.report(TransportEvent::Opened(Arc::clone(&connection)));
+    Some(connection.read_until_closed(route))
 }
 
 /// Errors of a peek that only mean "look again".

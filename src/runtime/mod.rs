@@ -117,10 +117,7 @@ pub(crate) enum TransportEvent {
     /// The server sent something that does not decode.
     ProtocolError(String),
     /// The connection ended: with the server's close frame, an I/O error, or neither.
-    Closed {
-        close: Option<(u16, String)>,
-        error: Option<TransportError>,
-    },
+    Closed { close: Option<(u16, String)>, error: Option<TransportError> },
     /// The thread is about to exit; always its last message.
     Ended,
 }

@@ -6,9 +6,9 @@
 //! bounded by the timeout). It knows nothing of Centrifugo commands.
 
 mod endpoint;
-mod ws_frame;
 mod proxy;
 mod stream;
+mod ws_frame;
 
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,9 +23,9 @@ use tungstenite::protocol::WebSocketConfig;
 use crate::config::{ClientConfig, Protocol, RootCertificate};
 use crate::error::{Error, TransportError, humantime};
 pub(crate) use endpoint::Endpoint;
-pub(crate) use ws_frame::{Opcode, encode_client_frame, new_mask};
 use stream::BudgetedTcp;
 pub(crate) use stream::Stream;
+pub(crate) use ws_frame::{Opcode, encode_client_frame, new_mask};
 
 /// How many bytes the WebSocket reads at most per system call. tungstenite zero-fills its whole
 /// read buffer before every read (128 KiB by default): that was half the memory of an idle
