@@ -84,6 +84,7 @@ pub struct ClientConfig {
     pub(crate) root_certificates: Vec<RootCertificate>,
     pub(crate) danger_accept_invalid_certs: bool,
     pub(crate) proxy: Option<HttpProxy>,
+    pub(crate) fallback_transports: Vec<crate::transports::TransportEndpoint>,
 }
 
 impl Default for ClientConfig {
@@ -107,6 +108,7 @@ impl Default for ClientConfig {
             root_certificates: Vec::new(),
             danger_accept_invalid_certs: false,
             proxy: None,
+            fallback_transports: Vec::new(),
         }
     }
 }
@@ -246,6 +248,18 @@ impl ClientConfig {
     /// instead. Defaults to `false`.
     pub fn danger_accept_invalid_certs(mut self, accept: bool) -> ClientConfig {
         self.danger_accept_invalid_certs = accept;
+        self
+    }
+
+    /// The transports to try after the endpoint given to `Client::new`, in order, when it cannot
+    /// connect (e.g. `wss://…` first, then HTTP-streaming, then SSE where a proxy blocks
+    /// WebSocket upgrades). Defaults to none. How the client moves along the list: see
+    /// [`Client`](crate::Client#transports).
+    pub fn fallback_transports(
+        mut self,
+        transports: impl IntoIterator<Item = impl Into<crate::transports::TransportEndpoint>>,
+    ) -> ClientConfig {
+        self.fallback_transports = transports.into_iter().map(Into::into).collect();
         self
     }
 

@@ -52,6 +52,7 @@ mod runtime;
 mod subscription;
 mod token;
 mod transport;
+mod transports;
 mod types;
 
 #[cfg(feature = "unversioned")]
@@ -78,6 +79,7 @@ pub use events::{
 pub use listener::{ClientListener, SubscriptionListener};
 pub use subscription::Subscription;
 pub use token::{StateError, StateGetter, SubscriptionTokenGetter, TokenError, TokenGetter};
+pub use transports::{TransportEndpoint, TransportKind};
 pub use types::{
     ClientInfo, ClientState, HistoryResult, PresenceResult, PresenceStats, Publication, StreamPosition,
     SubscriptionState,

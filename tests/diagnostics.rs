@@ -53,7 +53,7 @@ fn malformed_endpoints_are_refused_by_client_new() {
         ("ws://[::1:8000/connection/websocket", "not a valid URL"),
         ("ws://[::g]:8000/connection/websocket", "not an IPv6 address"),
         ("ws://user:secret@127.0.0.1:8000/connection/websocket", "user info"),
-        ("http://127.0.0.1:8000/connection/websocket", "ws://"),
+        ("ftp://127.0.0.1:8000/connection/websocket", "must start with ws:// or wss://"),
     ] {
         match Client::new(url, ClientConfig::default(), NoopListener) {
             Err(Error::InvalidConfig(why)) => {

@@ -737,7 +737,7 @@ fn channel_listeners_work_with_the_reexported_select() {
 
     let server = Centrifugo::shared();
     let (client_listener, client_events) = listener::channel();
-    let client = Client::new(&server.ws_url(), ClientConfig::default(), client_listener).unwrap();
+    let client = Client::new(server.ws_url(), ClientConfig::default(), client_listener).unwrap();
     let (news_listener, news) = listener::subscription_channel();
     let name = channel(Protocol::Json, config::HISTORY, "select");
     client

@@ -9,10 +9,11 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 use super::backlog::Backlog;
 use super::call::CallRoute;
+use super::call::Link;
 use super::executor::Lanes;
 use super::getters::{GetterRequest, GetterWorker};
 use super::port::StateCell;
-use super::{Connection, Input, Slot, SubscriptionCell, TransportEvent, connection};
+use super::{Input, Slot, SubscriptionCell, TransportEvent, connection};
 use crate::codec::Codec;
 use crate::core::SubId;
 use crate::core::{Core, Effect};
@@ -26,7 +27,7 @@ use crate::types::ClientState;
 /// A connection thread and what controls it.
 struct ConnectionEntry {
     control: Arc<DialControl>,
-    connection: Option<Arc<Connection>>,
+    connection: Option<Arc<dyn Link>>,
     thread: JoinHandle<()>,
 }
 
@@ -207,12 +208,12 @@ impl CoreLoop {
             match effect {
                 Effect::Send { .. } => unreachable!("sends are batched above"),
                 Effect::Write { generation, call } => self.write_encoded(generation, call.bytes),
-                Effect::Dial { generation } => self.dial(generation),
+                Effect::Dial { generation } => self.dial(generation, 0),
                 Effect::Up { generation } => {
                     if let Some(connection) =
                         self.connections.get(&generation).and_then(|e| e.connection.clone())
                     {
-                        self.route.open(generation, connection as Arc<dyn super::call::Link>);
+                        self.route.open(generation, connection);
                     }
                 }
                 Effect::Close { generation } => self.close_connection(generation),
@@ -301,18 +302,20 @@ impl CoreLoop {
         }
     }
 
-    fn dial(&mut self, generation: u64) {
-        log::debug!("connection {generation}: dialing {}", self.transport.target());
+    fn dial(&mut self, generation: u64, transport: usize) {
+        log::debug!("connection {generation}: dialing {}", self.transport.target(transport));
         let control = Arc::new(DialControl::default());
-        let transport = Arc::clone(&self.transport);
-        let codec = self.codec;
-        let thread_control = Arc::clone(&control);
-        let to_core = self.to_self.clone();
-        let route = Arc::clone(&self.route);
-        let backlog = Arc::clone(&self.backlog);
-        let spawned = super::spawn(format!("centrifuge-conn-{generation}"), move || {
-            connection::run(generation, &transport, codec, &thread_control, &route, backlog, &to_core);
-        });
+        let parts = connection::ConnectionParts {
+            generation,
+            transport,
+            config: Arc::clone(&self.transport),
+            codec: self.codec,
+            control: Arc::clone(&control),
+            route: Arc::clone(&self.route),
+            backlog: Arc::clone(&self.backlog),
+            to_core: self.to_self.clone(),
+        };
+        let spawned = super::spawn(format!("centrifuge-conn-{generation}"), move || connection::run(parts));
         match spawned {
             Ok(thread) => {
                 self.connections.insert(generation, ConnectionEntry { control, connection: None, thread });

@@ -16,6 +16,13 @@ pub(crate) struct Target {
     pub(crate) secure: bool,
 }
 
+impl Target {
+    /// Where `endpoint` connects.
+    pub(crate) fn of(endpoint: &super::Endpoint) -> Target {
+        Target { host: endpoint.host.clone(), port: endpoint.port, secure: endpoint.secure }
+    }
+}
+
 /// A connected stream, and a handle on its TCP socket for waiting on input, timeouts and
 /// shutdown from other threads.
 pub(crate) struct Connected {

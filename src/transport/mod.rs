@@ -12,6 +12,7 @@
 
 mod dialer;
 mod endpoint;
+pub(crate) mod http;
 mod proxy;
 mod stream;
 mod websocket;
@@ -25,15 +26,26 @@ use parking_lot::Mutex;
 
 use crate::config::{ClientConfig, Protocol, RootCertificate};
 use crate::error::{Error, TransportError};
-pub(crate) use dialer::DialBudget;
+use crate::transports::{TransportEndpoint, TransportKind};
+pub(crate) use dialer::{Connected, DialBudget, Target, open_stream};
 pub(crate) use endpoint::Endpoint;
 pub(crate) use stream::Stream;
 pub(crate) use websocket::{Socket, dial};
 pub(crate) use ws_frame::{Opcode, encode_client_frame, new_mask};
 
+/// One transport of the client's list, with its URLs checked.
+#[derive(Debug)]
+pub(crate) struct Route {
+    pub(crate) kind: TransportKind,
+    pub(crate) endpoint: Endpoint,
+    /// Where HTTP-streaming and SSE connections send their commands.
+    pub(crate) emulation: Endpoint,
+}
+
 /// Everything needed to dial, prepared once per client.
 pub(crate) struct TransportConfig {
-    endpoint: Endpoint,
+    /// The transports to try, in order (the endpoint, then the fallbacks).
+    routes: Vec<Route>,
     protocol: Protocol,
     headers: Vec<(String, String)>,
     connect_timeout: Duration,
@@ -44,12 +56,39 @@ pub(crate) struct TransportConfig {
 }
 
 impl TransportConfig {
-    /// Checks the endpoint and the TLS settings.
-    pub(crate) fn new(endpoint: &str, config: &ClientConfig) -> Result<TransportConfig, Error> {
-        let endpoint = Endpoint::parse(endpoint)?;
-        let tls = if endpoint.secure { Some(tls_connector(config)?) } else { None };
+    /// Checks the endpoints and the TLS settings.
+    pub(crate) fn new(
+        endpoints: &[TransportEndpoint],
+        config: &ClientConfig,
+    ) -> Result<TransportConfig, Error> {
+        let mut routes = Vec::with_capacity(endpoints.len());
+        for endpoint in endpoints {
+            if endpoint.kind == TransportKind::Sse && config.protocol == Protocol::Protobuf {
+                return Err(Error::InvalidConfig(
+                    "SSE carries JSON only: use Protocol::Json, or HTTP-streaming for Protobuf".into(),
+                ));
+            }
+            let parsed = Endpoint::parse(&endpoint.url, endpoint.kind)?;
+            let emulation = match &endpoint.emulation {
+                Some(url) if endpoint.kind != TransportKind::WebSocket => {
+                    Endpoint::parse(url, TransportKind::HttpStream)?
+                }
+                Some(_) => {
+                    return Err(Error::InvalidConfig(
+                        "only HTTP-streaming and SSE endpoints have an emulation endpoint".into(),
+                    ));
+                }
+                None => parsed.emulation(),
+            };
+            routes.push(Route { kind: endpoint.kind, endpoint: parsed, emulation });
+        }
+        if routes.is_empty() {
+            return Err(Error::InvalidConfig("no endpoint to connect to".into()));
+        }
+        let secure = routes.iter().any(|route| route.endpoint.secure || route.emulation.secure);
+        let tls = if secure { Some(tls_connector(config)?) } else { None };
         Ok(TransportConfig {
-            endpoint,
+            routes,
             protocol: config.protocol,
             headers: config.headers.clone(),
             connect_timeout: config.connect_timeout,
@@ -60,10 +99,37 @@ impl TransportConfig {
         })
     }
 
-    /// Where the client dials, for logs: `host:port`, never the path or query (which may
-    /// carry secrets).
-    pub(crate) fn target(&self) -> String {
-        format!("{}:{}", self.endpoint.host, self.endpoint.port)
+    /// The transport at `index` (wrapping, so any index names one).
+    pub(crate) fn route(&self, index: usize) -> &Route {
+        &self.routes[index % self.routes.len()]
+    }
+
+    /// Where the client dials with transport `index`, for logs: the transport and `host:port`,
+    /// never the path or query (which may carry secrets).
+    pub(crate) fn target(&self, index: usize) -> String {
+        let route = self.route(index);
+        format!("{} {}:{}", route.kind, route.endpoint.host, route.endpoint.port)
+    }
+
+    pub(crate) fn protocol(&self) -> Protocol {
+        self.protocol
+    }
+
+    pub(crate) fn headers(&self) -> &[(String, String)] {
+        &self.headers
+    }
+
+    pub(crate) fn connect_timeout(&self) -> Duration {
+        self.connect_timeout
+    }
+
+    /// How long a write (or an emulation request) may take.
+    pub(crate) fn write_timeout(&self) -> Duration {
+        self.write_timeout
+    }
+
+    pub(crate) fn max_message_size(&self) -> usize {
+        self.max_message_size
     }
 }
 

@@ -8,7 +8,7 @@ use tungstenite::http::HeaderValue;
 use tungstenite::protocol::WebSocketConfig;
 
 use super::dialer::{DialBudget, Target, open_stream};
-use super::{DialControl, Stream, TransportConfig};
+use super::{DialControl, Endpoint, Stream, TransportConfig};
 use crate::config::Protocol;
 use crate::error::TransportError;
 
@@ -27,14 +27,17 @@ pub(crate) struct Dialed {
     pub(crate) tcp: TcpStream,
 }
 
-/// Dials the endpoint and completes the WebSocket handshake.
-pub(crate) fn dial(config: &TransportConfig, control: &DialControl) -> Result<Dialed, TransportError> {
+/// Dials the WebSocket `endpoint` and completes the handshake.
+pub(crate) fn dial(
+    config: &TransportConfig,
+    endpoint: &Endpoint,
+    control: &DialControl,
+) -> Result<Dialed, TransportError> {
     let budget = DialBudget::start(config.connect_timeout);
-    let endpoint = &config.endpoint;
-    let target = Target { host: endpoint.host.clone(), port: endpoint.port, secure: endpoint.secure };
+    let target = Target::of(endpoint);
     let opened = open_stream(config, &target, control, &budget)?;
     let tcp = opened.tcp;
-    let mut socket = websocket_handshake(config, opened.stream, &budget)?;
+    let mut socket = websocket_handshake(config, endpoint, opened.stream, &budget)?;
     // From now on reads take only what the reader has seen arrive (see `stream`).
     socket.get_mut().allow_reads(0);
     if control.is_cancelled() {
@@ -50,12 +53,12 @@ pub(crate) fn dial(config: &TransportConfig, control: &DialControl) -> Result<Di
 
 fn websocket_handshake(
     config: &TransportConfig,
+    endpoint: &Endpoint,
     stream: Stream,
     budget: &DialBudget,
 ) -> Result<Socket, TransportError> {
     const STEP: &str = "in the WebSocket handshake";
-    let mut request = config
-        .endpoint
+    let mut request = endpoint
         .uri
         .clone()
         .into_client_request()
