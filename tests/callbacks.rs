@@ -144,8 +144,7 @@ impl ClientListener for ClosesOnConnect {
 fn close_from_inside_a_callback_returns_and_closes() {
     let server = Centrifugo::shared();
     let (returned, closed) = unbounded();
-    let client =
-        Client::new(server.ws_url(), ClientConfig::default(), ClosesOnConnect { returned }).unwrap();
+    let client = Client::new(server.ws_url(), ClientConfig::default(), ClosesOnConnect { returned }).unwrap();
     client.connect().unwrap();
     closed.recv_timeout(EVENT_TIMEOUT).expect("close() returned inside the callback");
     // The shutdown completes once the callback has returned; a later close() joins it.

@@ -2,7 +2,9 @@
 
 use std::time::{Duration, Instant};
 
-use centrifuge_blocking::{Client, ClientConfig, ClientEvent, SubscriptionEvent, listener};
+use centrifuge_blocking::{
+    Client, ClientConfig, ClientEvent, SubscriptionEvent, TransportEndpoint, listener,
+};
 use crossbeam_channel::Receiver;
 
 /// How long a test waits for an event that should come.
@@ -13,10 +15,10 @@ pub struct Events {
     receiver: Receiver<ClientEvent>,
 }
 
-/// A client for `url` with `config`, and its events.
-pub fn client(url: &str, config: ClientConfig) -> (Client, Events) {
+/// A client for `endpoint` (a URL, or any transport endpoint) with `config`, and its events.
+pub fn client(endpoint: impl Into<TransportEndpoint>, config: ClientConfig) -> (Client, Events) {
     let (listener, receiver) = listener::channel();
-    let client = Client::new(url, config, listener).expect("a valid client configuration");
+    let client = Client::new(endpoint, config, listener).expect("a valid client configuration");
     (client, Events { receiver })
 }
 
