@@ -15,8 +15,13 @@ pub struct Events {
     receiver: Receiver<ClientEvent>,
 }
 
-/// A client for `endpoint` (a URL, or any transport endpoint) with `config`, and its events.
-pub fn client(endpoint: impl Into<TransportEndpoint>, config: ClientConfig) -> (Client, Events) {
+/// A client for `url` with `config`, and its events.
+pub fn client(url: &str, config: ClientConfig) -> (Client, Events) {
+    client_on(TransportEndpoint::from(url), config)
+}
+
+/// A client for `endpoint` (any transport) with `config`, and its events.
+pub fn client_on(endpoint: TransportEndpoint, config: ClientConfig) -> (Client, Events) {
     let (listener, receiver) = listener::channel();
     let client = Client::new(endpoint, config, listener).expect("a valid client configuration");
     (client, Events { receiver })

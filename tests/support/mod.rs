@@ -19,7 +19,9 @@ macro_rules! in_both_protocols {
 pub mod events;
 pub mod fake_server;
 pub mod fault_proxy;
+pub mod http_fake;
 pub mod panics;
+pub mod portal;
 pub mod proxy;
 pub mod raw;
 

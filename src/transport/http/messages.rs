@@ -126,7 +126,8 @@ impl MessageCutter {
             if !ends_line {
                 self.after_cr = false;
                 self.pending.extend_from_slice(&[byte]);
-                if self.pending.len() > self.limit {
+                // The line being read and the event's data so far, together.
+                if self.pending.len() + self.event.len() > self.limit {
                     return Err(CutError::TooLarge { limit: self.limit });
                 }
                 continue;

@@ -129,6 +129,11 @@ pub(crate) fn parse_head(buffer: &[u8], step: &str) -> Result<Option<Head>, Tran
     let length = match response.parse(buffer) {
         Ok(httparse::Status::Complete(length)) => length,
         Ok(httparse::Status::Partial) => return Ok(None),
+        Err(httparse::Error::TooManyHeaders) => {
+            return Err(TransportError::new(format!(
+                "{step}: the response has more than {MAX_HEADERS} headers"
+            )));
+        }
         Err(err) => return Err(TransportError::new(format!("{step}: not an HTTP response ({err})"))),
     };
     let status = response.code.unwrap_or(0);
@@ -280,5 +285,49 @@ mod tests {
         assert_eq!(body.feed(b"abcdef", &mut out).unwrap(), 3);
         assert!(body.is_done());
         assert_eq!(out, b"abc");
+    }
+}
+
+#[cfg(test)]
+mod proptests {
+    use proptest::prelude::*;
+
+    use super::chunked::ChunkedDecoder;
+    use super::messages::{Framing, MessageCutter};
+
+    proptest! {
+        /// Any bytes, split anywhere: the chunked decoder never panics and never puts out more
+        /// than it was given.
+        #[test]
+        fn chunked_decoding_never_panics_and_only_shrinks(body in prop::collection::vec(any::<u8>(), 0..2048), piece in 1usize..64) {
+            let mut decoder = ChunkedDecoder::default();
+            let mut out = Vec::new();
+            let mut used = 0;
+            for part in body.chunks(piece) {
+                match decoder.feed(part, &mut out) {
+                    Ok(took) => used += took,
+                    Err(_) => break,
+                }
+            }
+            prop_assert!(out.len() <= used && used <= body.len());
+        }
+
+        /// Any bytes in any framing: the cutter never panics, hands out no more than it got, and
+        /// keeps no more than the limit pending.
+        #[test]
+        fn cutting_messages_never_panics_and_stays_bounded(body in prop::collection::vec(any::<u8>(), 0..2048), framing in 0u8..3, piece in 1usize..64) {
+            let framing = [Framing::JsonLines, Framing::Varints, Framing::ServerSentEvents][usize::from(framing)];
+            let limit = 256;
+            let mut cutter = MessageCutter::new(framing, limit);
+            let mut out = 0;
+            for part in body.chunks(piece) {
+                match cutter.push(part) {
+                    Ok(batch) => out += batch.map_or(0, |batch| batch.len()),
+                    Err(_) => break,
+                }
+                prop_assert!(cutter.pending() <= limit, "{} pending", cutter.pending());
+            }
+            prop_assert!(out <= body.len());
+        }
     }
 }
