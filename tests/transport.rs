@@ -155,9 +155,11 @@ fn an_http_connect_proxy_with_basic_auth_reaches_the_server() {
             .proxy(HttpProxy::new(proxy.address()).basic_auth("user", "secret"));
         reaches_the_server(&(transport.url)(&server, "127.0.0.1"), config, transport.name);
     }
+    // At least one tunnel per client (a transport may open more than one connection).
     let seen = proxy.seen();
-    assert_eq!(seen.len(), 2 * transports::ALL.len());
-    assert!(seen[0].starts_with(&format!("CONNECT 127.0.0.1:{} HTTP/1.1\r\n", server.port())), "{seen:?}");
+    assert!(seen.len() >= 2 * transports::ALL.len(), "{seen:?}");
+    let request = format!("CONNECT 127.0.0.1:{} HTTP/1.1\r\n", server.port());
+    assert!(seen.iter().all(|head| head.starts_with(&request)), "{seen:?}");
 }
 
 #[test]
@@ -220,10 +222,15 @@ fn a_socks5_proxy_reaches_the_server_with_and_without_credentials() {
         address_type: Some(1),
         destination: Some(format!("127.0.0.1:{}", server.port())),
     };
-    assert_eq!(open.sessions(), vec![expected.clone(); 2 * transports::ALL.len()]);
+    // At least one session per client (a transport may open more than one connection).
+    let sessions = open.sessions();
+    assert!(sessions.len() >= 2 * transports::ALL.len(), "{sessions:?}");
+    assert!(sessions.iter().all(|session| *session == expected), "{sessions:?}");
     let expected =
         SocksSession { methods: vec![0, 2], credentials: Some(("user".into(), "s3cret".into())), ..expected };
-    assert_eq!(guarded.sessions(), vec![expected; 2 * transports::ALL.len()]);
+    let sessions = guarded.sessions();
+    assert!(sessions.len() >= 2 * transports::ALL.len(), "{sessions:?}");
+    assert!(sessions.iter().all(|session| *session == expected), "{sessions:?}");
 }
 
 #[test]
@@ -307,7 +314,7 @@ fn socks5h_lets_the_proxy_resolve_the_host_name_and_socks5_resolves_it_locally()
         reaches_the_server(&url, (transport.config)(ClientConfig::default()).proxy(locally), transport.name);
     }
     let by_name: Vec<_> = names_only.sessions().into_iter().filter(|s| s.address_type == Some(3)).collect();
-    assert_eq!(by_name.len(), 2 * transports::ALL.len(), "{by_name:?}");
+    assert!(by_name.len() >= 2 * transports::ALL.len(), "{by_name:?}");
     assert!(by_name.iter().all(|session| session.destination.as_deref() == Some(destination.as_str())));
     let sessions = any.sessions();
     assert!(sessions.iter().all(|session| matches!(session.address_type, Some(1 | 4))), "{sessions:?}");

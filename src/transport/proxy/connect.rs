@@ -53,7 +53,11 @@ pub(crate) fn tunnel(
         }
     };
     if !(status.len() == 3 && status.starts_with('2')) {
-        let hint = if status == "407" { " (it wants other credentials)" } else { "" };
+        let hint = match (status, &proxy.credentials) {
+            ("407", Some(_)) => " (it wants other credentials)",
+            ("407", None) => " (it wants credentials)",
+            _ => "",
+        };
         return Err(TransportError::new(format!(
             "the {proxy} refused the tunnel to {target}: {status_line}{hint}"
         )));
