@@ -17,7 +17,6 @@ use std::process::Command;
 
 use centrifuge_blocking::{ClientConfig, Error, Proxy, Socks5Proxy};
 use centrifuge_test_harness::Centrifugo;
-use support::events::client;
 use support::proxy::ConnectProxy;
 use support::socks::{SocksMode, SocksProxy};
 use support::transports::{self, Transport};
@@ -205,7 +204,7 @@ fn child(scenario: &str) {
     let var = |name: &str| std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set"));
     let name = var(TRANSPORT);
     let transport = transports::ALL.iter().find(|transport| transport.name == name).unwrap();
-    let mut config = (transport.config)(ClientConfig::default());
+    let mut config = ClientConfig::default();
     if let Ok(ca) = std::env::var(CA) {
         config = config.add_root_certificate_pem(ca);
     }
@@ -215,7 +214,7 @@ fn child(scenario: &str) {
         "connects-through-socks" => config.proxy(Socks5Proxy::new(var(EXPLICIT))),
         other => panic!("unknown scenario {other:?}"),
     };
-    let (client, events) = client(&var(URL), config);
+    let (client, events) = (transport.client)(&var(URL), config);
     client.connect().unwrap();
     if scenario == "fails" {
         let (needle, secret) = (var(NEEDLE), var(SECRET));

@@ -115,30 +115,31 @@ fn a_bad_root_certificate_is_a_configuration_error() {
 }
 
 /// Reconnects quickly, so that a test sees a failure and the retry at once.
-fn retrying(transport: &Transport) -> ClientConfig {
-    (transport.config)(ClientConfig::default())
+fn retrying() -> ClientConfig {
+    ClientConfig::default()
         .min_reconnect_delay(Duration::from_millis(50))
         .max_reconnect_delay(Duration::from_millis(200))
 }
 
-/// Connects through `config`'s proxy and makes a call, in both protocols.
-fn reaches_the_server(url: &str, config: ClientConfig, what: &str) {
-    for protocol in [Protocol::Json, Protocol::Protobuf] {
-        let (client, events) = client(url, config.clone().protocol(protocol));
+/// Connects over `transport` with `config` (its proxy) and makes a call, in each wire format
+/// the transport carries.
+fn reaches_the_server(transport: &Transport, url: &str, config: ClientConfig, what: &str) {
+    for &protocol in transport.protocols {
+        let (client, events) = (transport.client)(url, config.clone().protocol(protocol));
         client.connect().unwrap();
         events.connected();
-        assert!(client.rpc("ping", Vec::new()).is_ok(), "{what} {protocol:?}");
+        assert!(client.rpc("ping", Vec::new()).is_ok(), "{} {what} {protocol:?}", transport.name);
         client.close();
     }
 }
 
 /// The text of the first error of a client that cannot connect; it keeps trying.
-fn first_error(url: &str, config: ClientConfig) -> String {
-    let (client, events) = client(url, config);
+fn first_error(transport: &Transport, url: &str, config: ClientConfig) -> String {
+    let (client, events) = (transport.client)(url, config);
     client.connect().unwrap();
     let text = match events.error() {
         Error::Transport(error) => error.to_string(),
-        other => panic!("expected a transport error, got {other:?}"),
+        other => panic!("{}: expected a transport error, got {other:?}", transport.name),
     };
     assert_eq!(client.state(), ClientState::Connecting, "it keeps trying: {text}");
     client.close();
@@ -151,13 +152,13 @@ fn an_http_connect_proxy_with_basic_auth_reaches_the_server() {
     // "user:secret" in base64.
     let proxy = ConnectProxy::start(Some("dXNlcjpzZWNyZXQ="));
     for transport in transports::ALL {
-        let config = (transport.config)(ClientConfig::default())
-            .proxy(HttpProxy::new(proxy.address()).basic_auth("user", "secret"));
-        reaches_the_server(&(transport.url)(&server, "127.0.0.1"), config, transport.name);
+        let config =
+            ClientConfig::default().proxy(HttpProxy::new(proxy.address()).basic_auth("user", "secret"));
+        reaches_the_server(transport, &(transport.url)(&server, "127.0.0.1"), config, "through CONNECT");
     }
     // At least one tunnel per client (a transport may open more than one connection).
     let seen = proxy.seen();
-    assert!(seen.len() >= 2 * transports::ALL.len(), "{seen:?}");
+    assert!(seen.len() >= transports::clients_per_round(), "{seen:?}");
     let request = format!("CONNECT 127.0.0.1:{} HTTP/1.1\r\n", server.port());
     assert!(seen.iter().all(|head| head.starts_with(&request)), "{seen:?}");
 }
@@ -167,8 +168,8 @@ fn wrong_proxy_credentials_are_a_transport_error() {
     let server = Centrifugo::shared();
     let proxy = ConnectProxy::start(Some("dXNlcjpzZWNyZXQ="));
     for transport in transports::ALL {
-        let config = retrying(transport).proxy(HttpProxy::new(proxy.address()).basic_auth("user", "wrong"));
-        let text = first_error(&(transport.url)(&server, "127.0.0.1"), config);
+        let config = retrying().proxy(HttpProxy::new(proxy.address()).basic_auth("user", "wrong"));
+        let text = first_error(transport, &(transport.url)(&server, "127.0.0.1"), config);
         assert!(text.contains(&format!("the HTTP proxy {} refused", proxy.address())), "{text}");
         assert!(text.contains("407") && !text.contains("wrong"), "{text}");
     }
@@ -179,10 +180,8 @@ fn an_http_connect_proxy_that_refuses_the_target_is_reported_with_its_status() {
     let server = Centrifugo::shared();
     let proxy = ConnectProxy::refusing();
     for transport in transports::ALL {
-        let text = first_error(
-            &(transport.url)(&server, "127.0.0.1"),
-            retrying(transport).proxy(HttpProxy::new(proxy.address())),
-        );
+        let url = (transport.url)(&server, "127.0.0.1");
+        let text = first_error(transport, &url, retrying().proxy(HttpProxy::new(proxy.address())));
         assert_eq!(
             text,
             format!(
@@ -204,17 +203,11 @@ fn a_socks5_proxy_reaches_the_server_with_and_without_credentials() {
         SocksProxy::start(SocksMode { credentials: Some(("user", "s3cret")), ..SocksMode::default() });
     for transport in transports::ALL {
         let url = (transport.url)(&server, "127.0.0.1");
-        reaches_the_server(
-            &url,
-            (transport.config)(ClientConfig::default()).proxy(Socks5Proxy::new(open.address())),
-            transport.name,
-        );
-        let with_credentials = Socks5Proxy::new(guarded.address()).credentials("user", "s3cret");
-        reaches_the_server(
-            &url,
-            (transport.config)(ClientConfig::default()).proxy(with_credentials),
-            transport.name,
-        );
+        let without = ClientConfig::default().proxy(Socks5Proxy::new(open.address()));
+        reaches_the_server(transport, &url, without, "through SOCKS5");
+        let with =
+            ClientConfig::default().proxy(Socks5Proxy::new(guarded.address()).credentials("user", "s3cret"));
+        reaches_the_server(transport, &url, with, "through SOCKS5 with credentials");
     }
     let expected = SocksSession {
         methods: vec![0],
@@ -224,12 +217,12 @@ fn a_socks5_proxy_reaches_the_server_with_and_without_credentials() {
     };
     // At least one session per client (a transport may open more than one connection).
     let sessions = open.sessions();
-    assert!(sessions.len() >= 2 * transports::ALL.len(), "{sessions:?}");
+    assert!(sessions.len() >= transports::clients_per_round(), "{sessions:?}");
     assert!(sessions.iter().all(|session| *session == expected), "{sessions:?}");
     let expected =
         SocksSession { methods: vec![0, 2], credentials: Some(("user".into(), "s3cret".into())), ..expected };
     let sessions = guarded.sessions();
-    assert!(sessions.len() >= 2 * transports::ALL.len(), "{sessions:?}");
+    assert!(sessions.len() >= transports::clients_per_round(), "{sessions:?}");
     assert!(sessions.iter().all(|session| *session == expected), "{sessions:?}");
 }
 
@@ -239,9 +232,9 @@ fn the_socks5_reply_is_read_to_its_end_whatever_its_bound_address() {
     for bound_address_type in [1, 3, 4] {
         let proxy = SocksProxy::start(SocksMode { bound_address_type, ..SocksMode::default() });
         for transport in transports::ALL {
-            let config = (transport.config)(ClientConfig::default()).proxy(Socks5Proxy::new(proxy.address()));
-            let what = format!("{} with a bound address of type {bound_address_type}", transport.name);
-            reaches_the_server(&(transport.url)(&server, "127.0.0.1"), config, &what);
+            let config = ClientConfig::default().proxy(Socks5Proxy::new(proxy.address()));
+            let what = format!("with a bound address of type {bound_address_type}");
+            reaches_the_server(transport, &(transport.url)(&server, "127.0.0.1"), config, &what);
         }
     }
 }
@@ -254,12 +247,12 @@ fn wrong_or_missing_socks5_credentials_are_a_transport_error_without_the_passwor
     for transport in transports::ALL {
         let url = (transport.url)(&server, "127.0.0.1");
         let wrong = Socks5Proxy::new(proxy.address()).credentials("user", "hunter2");
-        let text = first_error(&url, retrying(transport).proxy(wrong));
+        let text = first_error(transport, &url, retrying().proxy(wrong));
         assert_eq!(
             text,
             format!("the SOCKS5 proxy {} refused the user name and password (status 1)", proxy.address())
         );
-        let text = first_error(&url, retrying(transport).proxy(Socks5Proxy::new(proxy.address())));
+        let text = first_error(transport, &url, retrying().proxy(Socks5Proxy::new(proxy.address())));
         assert_eq!(
             text,
             format!(
@@ -278,10 +271,8 @@ fn a_socks5_proxy_that_refuses_the_target_is_reported_with_its_reason() {
     for (code, reason) in [(2, "connection not allowed by the proxy's rules"), (5, "connection refused")] {
         let proxy = SocksProxy::start(SocksMode { refuse: Some(code), ..SocksMode::default() });
         for transport in transports::ALL {
-            let text = first_error(
-                &(transport.url)(&server, "127.0.0.1"),
-                retrying(transport).proxy(Socks5Proxy::new(proxy.address())),
-            );
+            let url = (transport.url)(&server, "127.0.0.1");
+            let text = first_error(transport, &url, retrying().proxy(Socks5Proxy::new(proxy.address())));
             assert_eq!(
                 text,
                 format!(
@@ -304,17 +295,17 @@ fn socks5h_lets_the_proxy_resolve_the_host_name_and_socks5_resolves_it_locally()
         // The proxy gets the name, and resolves it itself.
         let url = (transport.url)(&server, "localhost");
         let at_proxy = Socks5Proxy::new(names_only.address()).resolve_at_proxy(true);
-        reaches_the_server(&url, (transport.config)(ClientConfig::default()).proxy(at_proxy), transport.name);
+        reaches_the_server(transport, &url, ClientConfig::default().proxy(at_proxy), "through socks5h");
         // Resolved by the client: the proxy gets addresses, which a names-only proxy refuses…
-        let text = first_error(&url, retrying(transport).proxy(Socks5Proxy::new(names_only.address())));
+        let text = first_error(transport, &url, retrying().proxy(Socks5Proxy::new(names_only.address())));
         assert!(text.contains("address type not supported (SOCKS5 reply 8)"), "{text}");
         // …and which an ordinary proxy connects, the server's listening address among them
         // (`localhost` may resolve to ::1 first, where nothing listens: the next one is tried).
         let locally = Socks5Proxy::new(any.address());
-        reaches_the_server(&url, (transport.config)(ClientConfig::default()).proxy(locally), transport.name);
+        reaches_the_server(transport, &url, ClientConfig::default().proxy(locally), "through socks5");
     }
     let by_name: Vec<_> = names_only.sessions().into_iter().filter(|s| s.address_type == Some(3)).collect();
-    assert!(by_name.len() >= 2 * transports::ALL.len(), "{by_name:?}");
+    assert!(by_name.len() >= transports::clients_per_round(), "{by_name:?}");
     assert!(by_name.iter().all(|session| session.destination.as_deref() == Some(destination.as_str())));
     let sessions = any.sessions();
     assert!(sessions.iter().all(|session| matches!(session.address_type, Some(1 | 4))), "{sessions:?}");
