@@ -69,7 +69,9 @@ pub mod test_hooks;
 pub use crossbeam_channel;
 
 pub use client::{Client, WeakClient};
-pub use config::{ClientConfig, HistoryOptions, HttpProxy, Protocol, SubscriptionConfig, TagsFilter};
+pub use config::{
+    ClientConfig, HistoryOptions, HttpProxy, Protocol, Proxy, Socks5Proxy, SubscriptionConfig, TagsFilter,
+};
 pub use error::{Error, Result, ServerError, TimeoutError, TransportError};
 pub use events::{
     ClientEvent, ConnectedEvent, ConnectingEvent, DisconnectedEvent, ErrorEvent, JoinEvent, LeaveEvent,

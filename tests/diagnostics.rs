@@ -116,7 +116,9 @@ fn ready_names_a_proxy_that_wants_other_credentials() {
     let (client, _events) = client(&server.ws_url(), config);
     client.connect().unwrap();
     let (text, _) = ready_timeout(&client, Duration::from_secs(1));
-    assert!(text.contains("proxy refused the tunnel") && text.contains("407"), "{text}");
+    let refusal =
+        format!("the HTTP proxy {} refused the tunnel to 127.0.0.1:{}", proxy.address(), server.port());
+    assert!(text.contains(&refusal) && text.contains("407"), "{text}");
     assert!(!text.contains("wrong"), "the password shows: {text}");
     client.close();
 }
@@ -181,7 +183,7 @@ fn a_dial_that_runs_out_of_time_names_the_step() {
     dial_times_out_naming(
         &server.ws_url(),
         retrying().proxy(HttpProxy::new(format!("127.0.0.1:{port}"))),
-        "waiting for the proxy's answer to CONNECT",
+        &format!("waiting for the HTTP proxy 127.0.0.1:{port} to answer CONNECT"),
     );
 }
 

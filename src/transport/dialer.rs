@@ -1,11 +1,13 @@
 //! The one dialer: DNS, TCP, the proxy step and TLS, bounded by `connect_timeout`, yielding a
 //! connected byte stream for whichever transport speaks over it.
 
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
+use super::proxy::socks5::{self, Destination};
+use super::proxy::{self, Kind, ResolvedProxy};
 use super::stream::BudgetedTcp;
-use super::{DialControl, Stream, TransportConfig, proxy};
+use super::{DialControl, Stream, TransportConfig};
 use crate::error::{TransportError, humantime};
 
 /// Where a transport connects: the server's host and port, over TLS or not.
@@ -31,23 +33,30 @@ pub(crate) struct Connected {
 }
 
 /// DNS, TCP, the proxy step and TLS to `target`, within `budget`.
+///
+/// The proxy is decided here, at every attempt: with `Proxy::FromEnvironment` the variables
+/// are read anew each time.
 pub(crate) fn open_stream(
     config: &TransportConfig,
     target: &Target,
     control: &DialControl,
     budget: &DialBudget,
 ) -> Result<Connected, TransportError> {
-    let (host, port) = match &config.proxy {
-        Some(proxy) => proxy::split_address(&proxy.address)?,
-        None => (target.host.clone(), target.port),
+    let proxy = proxy::resolve(&config.proxy, target, &|name: &str| std::env::var(name).ok())?;
+    let tcp = match &proxy {
+        None => {
+            let tcp = connect_tcp(&target.host, target.port, None, budget)?;
+            prepare(&tcp, control, budget)?;
+            tcp
+        }
+        Some(proxy) => {
+            log::debug!("dialing {} through the {proxy}", proxy::host_port(&target.host, target.port));
+            let tcp = through_proxy(proxy, target, control, budget)?;
+            // The rest of the dial gets what is left of the budget.
+            set_timeouts(&tcp, Some(budget.remaining(&format!("once the {proxy} had connected"))?))?;
+            tcp
+        }
     };
-    let tcp = connect_tcp(&host, port, budget)?;
-    control.register(&tcp)?;
-    tcp.set_nodelay(true).map_err(|err| TransportError::with_source("cannot set TCP_NODELAY", err))?;
-    set_timeouts(&tcp, Some(budget.remaining("before the first byte was sent")?))?;
-    if let Some(proxy) = &config.proxy {
-        proxy::tunnel(&tcp, proxy, &target.host, target.port, budget)?;
-    }
     let inner = tcp.try_clone().map_err(|err| TransportError::with_source("cannot clone the socket", err))?;
     let stream = match (&config.tls, target.secure) {
         (Some(connector), true) => Stream::Tls(Box::new(
@@ -64,6 +73,45 @@ pub(crate) fn open_stream(
         (_, false) => Stream::Plain(BudgetedTcp::new(inner)),
     };
     Ok(Connected { stream, tcp })
+}
+
+/// Lets `control` cancel the dial, and bounds the first steps by the budget.
+fn prepare(tcp: &TcpStream, control: &DialControl, budget: &DialBudget) -> Result<(), TransportError> {
+    control.register(tcp)?;
+    tcp.set_nodelay(true).map_err(|err| TransportError::with_source("cannot set TCP_NODELAY", err))?;
+    set_timeouts(tcp, Some(budget.remaining("before the first byte was sent")?))
+}
+
+/// A TCP stream through `proxy` to `target`.
+fn through_proxy(
+    proxy: &ResolvedProxy,
+    target: &Target,
+    control: &DialControl,
+    budget: &DialBudget,
+) -> Result<TcpStream, TransportError> {
+    let open = || -> Result<TcpStream, TransportError> {
+        let tcp = connect_tcp(&proxy.host, proxy.port, Some(proxy), budget)?;
+        prepare(&tcp, control, budget)?;
+        Ok(tcp)
+    };
+    match proxy.kind {
+        Kind::Http => {
+            let tcp = open()?;
+            proxy::connect::tunnel(&tcp, proxy, &target.host, target.port, budget)?;
+            Ok(tcp)
+        }
+        Kind::Socks5 { resolve_at_proxy } => {
+            let destinations = match target.host.parse::<IpAddr>() {
+                Ok(ip) => vec![Destination::Ip(ip)],
+                Err(_) if resolve_at_proxy => vec![Destination::Name(target.host.clone())],
+                Err(_) => resolve(&target.host, target.port, None, budget)?
+                    .iter()
+                    .map(|address| Destination::Ip(address.ip()))
+                    .collect(),
+            };
+            socks5::connect_to_any(&destinations, target.port, proxy, budget, open)
+        }
+    }
 }
 
 /// The `connect_timeout` of one dial, shared by its steps, so that a step that runs out of it
@@ -102,13 +150,41 @@ pub(crate) fn is_timeout(err: &std::io::Error) -> bool {
     matches!(err.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut)
 }
 
-fn connect_tcp(host: &str, port: u16, budget: &DialBudget) -> Result<TcpStream, TransportError> {
+/// The addresses of `host` (of `proxy`, when it is one), within the budget.
+fn resolve(
+    host: &str,
+    port: u16,
+    proxy: Option<&ResolvedProxy>,
+    budget: &DialBudget,
+) -> Result<Vec<SocketAddr>, TransportError> {
+    let name = match proxy {
+        Some(proxy) => format!("the {proxy}"),
+        None => host.to_string(),
+    };
     let addresses: Vec<SocketAddr> = (host, port)
         .to_socket_addrs()
-        .map_err(|err| TransportError::with_source(format!("cannot resolve {host}"), err))?
+        .map_err(|err| TransportError::with_source(format!("cannot resolve {name}"), err))?
         .collect();
     // The system resolver cannot be interrupted; it can only be found to have taken too long.
-    budget.remaining(&format!("resolving {host}"))?;
+    budget.remaining(&format!("resolving {name}"))?;
+    if addresses.is_empty() {
+        return Err(TransportError::new(format!("{name} resolves to no address")));
+    }
+    Ok(addresses)
+}
+
+/// A TCP connection to `host:port` (which is `proxy`, when it is one), trying each address.
+fn connect_tcp(
+    host: &str,
+    port: u16,
+    proxy: Option<&ResolvedProxy>,
+    budget: &DialBudget,
+) -> Result<TcpStream, TransportError> {
+    let addresses = resolve(host, port, proxy, budget)?;
+    let name = match proxy {
+        Some(proxy) => format!("the {proxy}"),
+        None => format!("{host}:{port}"),
+    };
     let mut last_error = None;
     for address in &addresses {
         let step = format!("connecting to {address}");
@@ -116,12 +192,11 @@ fn connect_tcp(host: &str, port: u16, budget: &DialBudget) -> Result<TcpStream, 
             Ok(tcp) => return Ok(tcp),
             Err(err) if is_timeout(&err) => last_error = Some(budget.timed_out(&step)),
             Err(err) => {
-                last_error =
-                    Some(TransportError::with_source(format!("cannot connect to {host}:{port}"), err))
+                last_error = Some(TransportError::with_source(format!("cannot connect to {name}"), err))
             }
         }
     }
-    Err(last_error.unwrap_or_else(|| TransportError::new(format!("{host} resolves to no address"))))
+    Err(last_error.unwrap_or_else(|| TransportError::new(format!("{name} resolves to no address"))))
 }
 
 pub(super) fn set_timeouts(tcp: &TcpStream, timeout: Option<Duration>) -> Result<(), TransportError> {

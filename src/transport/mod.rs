@@ -8,7 +8,9 @@
 //!
 //! - [`dialer`]: DNS, TCP, the proxy step, TLS → a connected byte [`Stream`];
 //! - [`websocket`]: the WebSocket handshake over such a stream;
-//! - [`proxy`]: the HTTP `CONNECT` tunnel; [`endpoint`]: the URL, parsed once.
+//! - [`proxy`]: which proxy an attempt goes through (configured, or from the environment at
+//!   each attempt), HTTP `CONNECT` and SOCKS5;
+//! - [`endpoint`]: the URL, parsed once.
 
 mod dialer;
 mod endpoint;
@@ -52,7 +54,7 @@ pub(crate) struct TransportConfig {
     write_timeout: Duration,
     max_message_size: usize,
     tls: Option<native_tls::TlsConnector>,
-    proxy: Option<crate::config::HttpProxy>,
+    proxy: crate::config::Proxy,
 }
 
 impl TransportConfig {
