@@ -59,16 +59,7 @@ pub(crate) fn open_stream(
     };
     let inner = tcp.try_clone().map_err(|err| TransportError::with_source("cannot clone the socket", err))?;
     let stream = match (&config.tls, target.secure) {
-        (Some(connector), true) => Stream::Tls(Box::new(
-            connector.connect(&target.host, BudgetedTcp::new(inner)).map_err(|err| match err {
-                native_tls::HandshakeError::WouldBlock(_) => {
-                    budget.timed_out(&format!("in the TLS handshake with {}", target.host))
-                }
-                native_tls::HandshakeError::Failure(err) => {
-                    TransportError::new(format!("TLS handshake with {} failed: {err}", target.host))
-                }
-            })?,
-        )),
+        (Some(tls), true) => tls.connect(&target.host, BudgetedTcp::new(inner), budget)?,
         (None, true) => return Err(TransportError::new("TLS is not set up for this client")),
         (_, false) => Stream::Plain(BudgetedTcp::new(inner)),
     };

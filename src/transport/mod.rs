@@ -17,6 +17,7 @@ mod endpoint;
 pub(crate) mod http;
 mod proxy;
 mod stream;
+mod tls;
 mod websocket;
 mod ws_frame;
 
@@ -26,7 +27,7 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
-use crate::config::{ClientConfig, Protocol, RootCertificate};
+use crate::config::{ClientConfig, Protocol};
 use crate::error::{Error, TransportError};
 use crate::transports::{TransportEndpoint, TransportKind};
 pub(crate) use dialer::{Connected, DialBudget, Target, open_stream};
@@ -53,7 +54,7 @@ pub(crate) struct TransportConfig {
     connect_timeout: Duration,
     write_timeout: Duration,
     max_message_size: usize,
-    tls: Option<native_tls::TlsConnector>,
+    tls: Option<tls::TlsSetup>,
     proxy: crate::config::Proxy,
 }
 
@@ -88,7 +89,7 @@ impl TransportConfig {
             return Err(Error::InvalidConfig("no endpoint to connect to".into()));
         }
         let secure = routes.iter().any(|route| route.endpoint.secure || route.emulation.secure);
-        let tls = if secure { Some(tls_connector(config)?) } else { None };
+        let tls = if secure { Some(tls::TlsSetup::new(config)?) } else { None };
         Ok(TransportConfig {
             routes,
             protocol: config.protocol,
@@ -133,24 +134,6 @@ impl TransportConfig {
     pub(crate) fn max_message_size(&self) -> usize {
         self.max_message_size
     }
-}
-
-fn tls_connector(config: &ClientConfig) -> Result<native_tls::TlsConnector, Error> {
-    let mut builder = native_tls::TlsConnector::builder();
-    for certificate in &config.root_certificates {
-        let parsed = match certificate {
-            RootCertificate::Pem(pem) => native_tls::Certificate::from_pem(pem),
-            RootCertificate::Der(der) => native_tls::Certificate::from_der(der),
-        };
-        let parsed =
-            parsed.map_err(|err| Error::InvalidConfig(format!("root certificate does not parse: {err}")))?;
-        builder.add_root_certificate(parsed);
-    }
-    if config.danger_accept_invalid_certs {
-        log::warn!("TLS certificate verification is off (danger_accept_invalid_certs): development only");
-        builder.danger_accept_invalid_certs(true).danger_accept_invalid_hostnames(true);
-    }
-    builder.build().map_err(|err| Error::InvalidConfig(format!("cannot set up TLS: {err}")))
 }
 
 /// Lets another thread abort a dial, and later close the connection.
