@@ -35,12 +35,13 @@ use bytes::Bytes;
 use rand::rngs::StdRng;
 
 use crate::backoff;
+use crate::codes::{ConnectingCode, DisconnectedCode, Reason};
 use crate::error::{Error, ServerError, TimeoutError, TransportError};
 use crate::events::{
     ClientEvent, ConnectedEvent, ConnectingEvent, DisconnectedEvent, ErrorEvent, MessageEvent,
 };
 use crate::protocol::call::{EncodedCall, call_result};
-use crate::protocol::codes::{self, CloseAction, Connecting, Disconnected, Reason};
+use crate::protocol::codes::{self, CloseAction};
 use crate::protocol::{Command, ConnectRequest, RefreshRequest, Reply};
 use crate::token::TokenError;
 use crate::types::ClientState;
@@ -293,7 +294,7 @@ impl<S> Core<S> {
         self.set_state(ClientState::Connecting);
         self.reconnect_attempts = 0;
         self.last_attempt_error = None;
-        self.emit(ClientEvent::Connecting(ConnectingEvent::new(Connecting::ConnectCalled.reason())));
+        self.emit(ClientEvent::Connecting(ConnectingEvent::new(ConnectingCode::ConnectCalled.into())));
         self.start_attempt();
     }
 
@@ -301,7 +302,7 @@ impl<S> Core<S> {
         if matches!(self.state, ClientState::Disconnected | ClientState::Closed) {
             return;
         }
-        self.stop(Disconnected::DisconnectCalled.reason(), Error::Disconnected);
+        self.stop(DisconnectedCode::DisconnectCalled, Error::Disconnected);
     }
 
     /// Stops for good; every call still waiting fails with `Error::Closed`.
@@ -312,7 +313,7 @@ impl<S> Core<S> {
         self.close_all();
         self.server_subs_ended();
         if self.state != ClientState::Disconnected {
-            self.stop(Disconnected::ClientClosed.reason(), Error::Closed);
+            self.stop(DisconnectedCode::ClientClosed, Error::Closed);
         }
         self.set_state(ClientState::Closed);
     }
@@ -404,7 +405,7 @@ impl<S> Core<S> {
             return;
         }
         self.emit_error(Error::Protocol(what));
-        self.stop(Disconnected::BadProtocol.reason(), Error::Disconnected);
+        self.stop(DisconnectedCode::BadProtocol, Error::Disconnected);
     }
 
     /// The messages of one frame from connection `generation`, in order.
@@ -456,7 +457,7 @@ impl<S> Core<S> {
             }
         }
         if self.ping.is_some_and(|ping| ping.deadline <= now) {
-            self.lose_connection(Connecting::NoPing.reason(), now);
+            self.lose_connection(ConnectingCode::NoPing, now);
         }
         if let Refresh::Due(at) = self.refresh {
             if at <= now {
@@ -470,9 +471,11 @@ impl<S> Core<S> {
                     self.emit_error(self.reply_timeout());
                     self.retry_refresh_later(now);
                 }
-                Purpose::Subscribe(_) => self.subscription_command_failed(Connecting::SubscribeTimeout, now),
+                Purpose::Subscribe(_) => {
+                    self.subscription_command_failed(ConnectingCode::SubscribeTimeout, now)
+                }
                 Purpose::Unsubscribe(_) => {
-                    self.subscription_command_failed(Connecting::UnsubscribeError, now)
+                    self.subscription_command_failed(ConnectingCode::UnsubscribeError, now)
                 }
                 Purpose::SubRefresh(sub) => {
                     self.sub_error(sub, self.reply_timeout());
@@ -509,7 +512,7 @@ impl<S> Core<S> {
             self.emit_error(Error::InvalidConfig(
                 "the server wants a fresh connection token but no token getter is configured".into(),
             ));
-            self.stop(Disconnected::Unauthorized.reason(), Error::Disconnected);
+            self.stop(DisconnectedCode::Unauthorized, Error::Disconnected);
             return;
         }
         self.link = Link::FetchingToken;
@@ -529,9 +532,7 @@ impl<S> Core<S> {
                 self.refresh_required = false;
                 self.dial();
             }
-            Err(TokenError::Unauthorized) => {
-                self.stop(Disconnected::Unauthorized.reason(), Error::Disconnected)
-            }
+            Err(TokenError::Unauthorized) => self.stop(DisconnectedCode::Unauthorized, Error::Disconnected),
             Err(TokenError::Failed(why)) => {
                 self.emit_error(Error::Token(why));
                 self.link = Link::Idle;
@@ -562,13 +563,15 @@ impl<S> Core<S> {
     fn connect_reply(&mut self, generation: u64, reply: Reply, now: Instant) {
         if let Some(error) = reply.error {
             let error = ServerError { code: error.code, message: error.message, temporary: error.temporary };
-            if error.code == codes::errors::TOKEN_EXPIRED || error.temporary || error.code < 100 {
+            if error.code == codes::errors::TOKEN_EXPIRED
+                || codes::reply_error_is_temporary(error.code, error.temporary)
+            {
                 self.refresh_required |= error.code == codes::errors::TOKEN_EXPIRED;
                 self.emit_error(Error::Server(error));
                 self.drop_link();
                 self.schedule_reconnect(now);
             } else {
-                self.stop(Reason::new(error.code, error.message), Error::Disconnected);
+                self.stop(Reason::from_server(error.code, error.message), Error::Disconnected);
             }
             return;
         }
@@ -630,7 +633,7 @@ impl<S> Core<S> {
                 Some(Purpose::Subscribe(sub)) => self.subscribe_reply(sub, reply.id, reply, now),
                 Some(Purpose::Unsubscribe(_)) => {
                     if reply.error.is_some() {
-                        self.subscription_command_failed(Connecting::UnsubscribeError, now);
+                        self.subscription_command_failed(ConnectingCode::UnsubscribeError, now);
                     }
                 }
                 Some(Purpose::SubRefresh(sub)) => self.sub_refresh_reply(sub, reply, now),
@@ -693,7 +696,7 @@ impl<S> Core<S> {
         let token = match result {
             Ok(token) if !token.is_empty() => token,
             Ok(_) | Err(TokenError::Unauthorized) => {
-                self.stop(Disconnected::Unauthorized.reason(), Error::Disconnected);
+                self.stop(DisconnectedCode::Unauthorized, Error::Disconnected);
                 return;
             }
             Err(TokenError::Failed(why)) => {
@@ -717,7 +720,7 @@ impl<S> Core<S> {
     fn refresh_reply(&mut self, reply: Reply, now: Instant) {
         if let Some(error) = reply.error {
             let temporary = error.temporary;
-            let reason = Reason::new(error.code, error.message.clone());
+            let reason = Reason::from_server(error.code, error.message.clone());
             self.emit_error(Error::Server(ServerError {
                 code: error.code,
                 message: error.message,
@@ -761,7 +764,8 @@ impl<S> Core<S> {
     }
 
     /// The connection is gone but the client reconnects.
-    fn lose_connection(&mut self, reason: Reason, now: Instant) {
+    fn lose_connection(&mut self, reason: impl Into<Reason>, now: Instant) {
+        let reason = reason.into();
         let was_connected = self.state == ClientState::Connected;
         self.drop_link();
         if was_connected {
@@ -773,7 +777,8 @@ impl<S> Core<S> {
     }
 
     /// The client stops: state `disconnected`, every call answered.
-    fn stop(&mut self, reason: Reason, waiting_error: Error) {
+    fn stop(&mut self, reason: impl Into<Reason>, waiting_error: Error) {
+        let reason = reason.into();
         self.drop_link();
         self.reconnect_at = None;
         self.token_purpose = None;

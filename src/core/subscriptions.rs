@@ -26,6 +26,7 @@ use bytes::Bytes;
 use super::calls::Purpose;
 use super::{Core, TOKEN_RETRY_MAX, TOKEN_RETRY_MIN, Waiting};
 use crate::backoff;
+use crate::codes::{Reason, SubscribingCode, UnsubscribedCode};
 use crate::delta;
 use crate::error::{Error, ServerError, TimeoutError};
 use crate::events::{
@@ -33,7 +34,7 @@ use crate::events::{
     SubscriptionEvent, UnsubscribedEvent,
 };
 use crate::protocol::call::EncodedCall;
-use crate::protocol::codes::{self, Reason};
+use crate::protocol::codes;
 use crate::protocol::{
     Command, FilterNode, Publication as WirePublication, Push, Reply, SubRefreshRequest, SubscribeRequest,
     SubscribeResult, UnsubscribeRequest,
@@ -193,7 +194,7 @@ impl<S> Core<S> {
         self.set_sub_state(id, SubscriptionState::Subscribing);
         self.sub_event(
             id,
-            SubscriptionEvent::Subscribing(SubscribingEvent::new(Reason::new(0, "subscribe called"))),
+            SubscriptionEvent::Subscribing(SubscribingEvent::new(SubscribingCode::SubscribeCalled.into())),
         );
         if self.writable_generation().is_some() {
             self.start_subscribe(id, now);
@@ -215,7 +216,7 @@ impl<S> Core<S> {
                 self.send_unsubscribe(generation, id, &channel, now);
             }
         }
-        self.end_subscription(id, Reason::new(0, "unsubscribe called"), Error::Unsubscribed);
+        self.end_subscription(id, UnsubscribedCode::UnsubscribeCalled.into(), Error::Unsubscribed);
     }
 
     /// A call on a subscription's channel: sent once the subscription is subscribed.
@@ -401,11 +402,11 @@ impl<S> Core<S> {
             sub.epoch.clear();
             self.sub_error(id, Error::Server(error));
             self.start_subscribe(id, now);
-        } else if error.temporary || error.code < 100 {
+        } else if codes::reply_error_is_temporary(error.code, error.temporary) {
             self.sub_error(id, Error::Server(error));
             self.schedule_resubscribe(id, now);
         } else {
-            let reason = Reason::new(error.code, error.message.clone());
+            let reason = Reason::from_server(error.code, error.message.clone());
             self.sub_error(id, Error::Server(error));
             self.end_subscription(id, reason, Error::Unsubscribed);
         }
@@ -464,7 +465,7 @@ impl<S> Core<S> {
                 self.send_unsubscribe(generation, id, &channel, now);
             }
         }
-        self.end_subscription(id, Reason::new(1, "unauthorized"), Error::Unsubscribed);
+        self.end_subscription(id, UnsubscribedCode::Unauthorized.into(), Error::Unsubscribed);
     }
 
     /// Moves a subscription to `unsubscribed`: timers and fetches stop, waiting calls fail.
@@ -506,7 +507,7 @@ impl<S> Core<S> {
         }
         if let Some(error) = reply.error {
             let temporary = error.temporary;
-            let reason = Reason::new(error.code, error.message.clone());
+            let reason = Reason::from_server(error.code, error.message.clone());
             self.sub_error(
                 id,
                 Error::Server(ServerError { code: error.code, message: error.message, temporary }),
@@ -574,8 +575,8 @@ impl<S> Core<S> {
     }
 
     fn unsubscribe_push(&mut self, id: SubId, code: u32, reason: String, now: Instant) {
-        if code < 2500 {
-            self.end_subscription(id, Reason::new(code, reason), Error::Unsubscribed);
+        if !codes::unsubscribe_resubscribes(code) {
+            self.end_subscription(id, Reason::from_server(code, reason), Error::Unsubscribed);
             return;
         }
         let Some(sub) = self.subs.get_mut(id) else { return };
@@ -590,7 +591,10 @@ impl<S> Core<S> {
             sub.refresh = SubRefresh::Idle;
         }
         self.set_sub_state(id, SubscriptionState::Subscribing);
-        self.sub_event(id, SubscriptionEvent::Subscribing(SubscribingEvent::new(Reason::new(code, reason))));
+        self.sub_event(
+            id,
+            SubscriptionEvent::Subscribing(SubscribingEvent::new(Reason::from_server(code, reason))),
+        );
         self.start_subscribe(id, now);
     }
 
@@ -655,7 +659,7 @@ impl<S> Core<S> {
         self.set_sub_state(id, SubscriptionState::Subscribing);
         self.sub_event(
             id,
-            SubscriptionEvent::Subscribing(SubscribingEvent::new(Reason::new(2500, "insufficient state"))),
+            SubscriptionEvent::Subscribing(SubscribingEvent::new(SubscribingCode::InsufficientState.into())),
         );
         if let Some(generation) = self.writable_generation() {
             self.send_unsubscribe(generation, id, &channel, now);
@@ -685,7 +689,9 @@ impl<S> Core<S> {
                 self.set_sub_state(id, SubscriptionState::Subscribing);
                 self.sub_event(
                     id,
-                    SubscriptionEvent::Subscribing(SubscribingEvent::new(Reason::new(1, "transport closed"))),
+                    SubscriptionEvent::Subscribing(SubscribingEvent::new(
+                        SubscribingCode::TransportClosed.into(),
+                    )),
                 );
             }
         }
@@ -694,7 +700,7 @@ impl<S> Core<S> {
     /// The client closed: every subscription ends with code 2.
     pub(super) fn close_all(&mut self) {
         for id in self.subs_in_order() {
-            self.end_subscription(id, Reason::new(2, "client closed"), Error::Closed);
+            self.end_subscription(id, UnsubscribedCode::ClientClosed.into(), Error::Closed);
         }
     }
 
@@ -737,12 +743,8 @@ impl<S> Core<S> {
     }
 
     /// A subscribe or unsubscribe command failed for good: reconnect the client.
-    pub(super) fn subscription_command_failed(
-        &mut self,
-        reason: crate::protocol::codes::Connecting,
-        now: Instant,
-    ) {
-        self.lose_connection(reason.reason(), now);
+    pub(super) fn subscription_command_failed(&mut self, reason: crate::codes::ConnectingCode, now: Instant) {
+        self.lose_connection(reason, now);
     }
 
     // ---- helpers -------------------------------------------------------------------------

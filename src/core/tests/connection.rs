@@ -8,7 +8,7 @@ fn connect_emits_connecting_zero_dials_and_sends_connect_once_open() {
     sim.core.connect();
     let effects = sim.core.take_effects();
     assert!(matches!(effects[0], Effect::State(ClientState::Connecting)));
-    assert_eq!(connecting(&effects), vec![(0, "connect called".to_string())]);
+    assert_eq!(connecting(&effects), vec![said(ConnectingCode::ConnectCalled)]);
     let generation = dialed(&effects).unwrap();
 
     sim.core.opened(generation, sim.now);
@@ -73,7 +73,7 @@ fn calls_in_flight_fail_once_with_connection_lost_and_the_client_reconnects() {
         .collect();
     failed.sort();
     assert_eq!(failed, vec![a, b]);
-    assert_eq!(connecting(&effects), vec![(1, "transport closed".to_string())]);
+    assert_eq!(connecting(&effects), vec![said(ConnectingCode::TransportClosed)]);
     assert_eq!(sim.core.state(), ClientState::Connecting);
     // Late replies from the dead connection change nothing.
     sim.core.frame(generation, vec![Reply { id: ids[0], ..Default::default() }], sim.now);
@@ -86,15 +86,20 @@ fn calls_in_flight_fail_once_with_connection_lost_and_the_client_reconnects() {
 
 #[test]
 fn server_close_codes_follow_the_reconnect_rule() {
-    type Case = (Option<(u16, &'static str)>, ClientState, (u32, &'static str));
+    type Case = (Option<(u16, &'static str)>, ClientState, (u32, String));
+    let server = |code: u32, reason: &str| (code, reason.to_string());
     let cases: [Case; 7] = [
-        (Some((4000, "custom reconnect")), ClientState::Connecting, (4000, "custom reconnect")),
-        (Some((3001, "shutdown")), ClientState::Connecting, (3001, "shutdown")),
-        (Some((1000, "")), ClientState::Connecting, (1, "transport closed")),
-        (None, ClientState::Connecting, (1, "transport closed")),
-        (Some((4500, "custom stop")), ClientState::Disconnected, (4500, "custom stop")),
-        (Some((3500, "invalid token")), ClientState::Disconnected, (3500, "invalid token")),
-        (Some((1009, "message too big")), ClientState::Disconnected, (3, "message size limit exceeded")),
+        (Some((4000, "custom reconnect")), ClientState::Connecting, server(4000, "custom reconnect")),
+        (Some((3001, "shutdown")), ClientState::Connecting, server(3001, "shutdown")),
+        (Some((1000, "")), ClientState::Connecting, said(ConnectingCode::TransportClosed)),
+        (None, ClientState::Connecting, said(ConnectingCode::TransportClosed)),
+        (Some((4500, "custom stop")), ClientState::Disconnected, server(4500, "custom stop")),
+        (Some((3500, "invalid token")), ClientState::Disconnected, server(3500, "invalid token")),
+        (
+            Some((1009, "message too big")),
+            ClientState::Disconnected,
+            said(DisconnectedCode::MessageSizeLimit),
+        ),
     ];
     for (close, state, (code, reason)) in cases {
         let mut sim = Sim::new(config("", false));
@@ -104,7 +109,7 @@ fn server_close_codes_follow_the_reconnect_rule() {
         assert_eq!(sim.core.state(), state, "{close:?}");
         let reported =
             if state == ClientState::Connecting { connecting(&effects) } else { disconnected(&effects) };
-        assert_eq!(reported, vec![(code, reason.to_string())], "{close:?}");
+        assert_eq!(reported, vec![(code, reason)], "{close:?}");
         assert_eq!(closes(&effects), vec![generation]);
         let reconnects = sim.core.next_deadline().is_some();
         assert_eq!(reconnects, state == ClientState::Connecting, "{close:?}");
@@ -173,7 +178,7 @@ fn a_protocol_error_stops_the_client_as_bad_protocol() {
     sim.core.protocol_error(generation, "invalid JSON".into());
     let effects = sim.core.take_effects();
     assert!(matches!(&errors(&effects)[..], [Error::Protocol(what)] if what == "invalid JSON"));
-    assert_eq!(disconnected(&effects), vec![(2, "bad protocol".to_string())]);
+    assert_eq!(disconnected(&effects), vec![said(DisconnectedCode::BadProtocol)]);
     assert_eq!(closes(&effects), vec![generation]);
     assert_eq!(sim.core.next_deadline(), None, "no reconnect");
 }
@@ -226,7 +231,7 @@ fn the_ping_watchdog_fires_after_interval_plus_max_delay_without_frames() {
     assert_eq!(sim.core.next_deadline(), Some(sim.now + Duration::from_secs(35)));
     let (waited, effects) = sim.run_to_next_deadline();
     assert_eq!(waited, Duration::from_secs(35));
-    assert_eq!(connecting(&effects), vec![(2, "no ping".to_string())]);
+    assert_eq!(connecting(&effects), vec![said(ConnectingCode::NoPing)]);
     assert_eq!(closes(&effects), vec![generation]);
 }
 
@@ -251,7 +256,7 @@ fn disconnect_fails_calls_and_connect_works_again() {
     let (in_flight, _) = sim.call(rpc());
     sim.core.disconnect();
     let effects = sim.core.take_effects();
-    assert_eq!(disconnected(&effects), vec![(0, "disconnect called".to_string())]);
+    assert_eq!(disconnected(&effects), vec![said(DisconnectedCode::DisconnectCalled)]);
     assert!(matches!(completions(&effects)[..], [(s, Err(Error::ConnectionLost))] if s == in_flight));
     assert_eq!(closes(&effects), vec![generation]);
     assert_eq!(sim.core.next_deadline(), None, "no reconnect, no watchdog");
@@ -267,7 +272,7 @@ fn disconnect_while_connecting_fails_waiting_calls_as_disconnected() {
     sim.core.disconnect();
     let effects = sim.core.take_effects();
     assert!(matches!(completions(&effects)[..], [(s, Err(Error::Disconnected))] if s == waiting));
-    assert_eq!(disconnected(&effects), vec![(0, "disconnect called".to_string())]);
+    assert_eq!(disconnected(&effects), vec![said(DisconnectedCode::DisconnectCalled)]);
 }
 
 #[test]
@@ -277,7 +282,7 @@ fn close_reports_client_closed_and_fails_everything_with_closed() {
     let (waiting, _) = sim.call(rpc());
     sim.core.close();
     let effects = sim.core.take_effects();
-    assert_eq!(disconnected(&effects), vec![(0, "client closed".to_string())]);
+    assert_eq!(disconnected(&effects), vec![said(DisconnectedCode::ClientClosed)]);
     assert!(matches!(completions(&effects)[..], [(s, Err(Error::Closed))] if s == waiting));
     assert!(matches!(effects.last(), Some(Effect::State(ClientState::Closed))));
     sim.core.close();

@@ -8,6 +8,7 @@ pub(super) use rand::SeedableRng;
 pub(super) use rand::rngs::StdRng;
 
 pub(super) use crate::codec::Codec;
+pub(super) use crate::codes::{ConnectingCode, DisconnectedCode, Reason};
 pub(super) use crate::config::Protocol;
 pub(super) use crate::core::*;
 pub(super) use crate::protocol::call::Request;
@@ -186,6 +187,12 @@ pub(super) fn disconnected(effects: &[Effect<u32>]) -> Vec<(u32, String)> {
             _ => None,
         })
         .collect()
+}
+
+/// What an event says when the client decided: its code and reason, as the readers above give them.
+pub(super) fn said(code: impl Into<Reason>) -> (u32, String) {
+    let reason = code.into();
+    (reason.code, reason.reason)
 }
 
 pub(super) fn errors(effects: &[Effect<u32>]) -> Vec<Error> {

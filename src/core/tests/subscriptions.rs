@@ -117,7 +117,7 @@ fn a_failed_unsubscribe_reconnects_the_client_with_code_4() {
     let unsubscribe = sent(&sim.core.take_effects(), generation).remove(0);
     assert!(unsubscribe.unsubscribe.is_some());
     let effects = sim.reply(generation, server_error(unsubscribe.id, 100, "internal server error", true));
-    assert_eq!(connecting(&effects), vec![(4, "unsubscribe error".to_string())]);
+    assert_eq!(connecting(&effects), vec![said(ConnectingCode::UnsubscribeError)]);
 }
 
 #[test]

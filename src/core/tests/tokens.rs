@@ -26,7 +26,7 @@ fn state_invalidated_without_a_getter_stops_as_unauthorized() {
     sim.core.take_effects();
     let (_, effects) = sim.run_to_next_deadline();
     assert!(matches!(errors(&effects)[..], [Error::InvalidConfig(_)]), "{effects:?}");
-    assert_eq!(disconnected(&effects), vec![(1, "unauthorized".to_string())]);
+    assert_eq!(disconnected(&effects), vec![said(DisconnectedCode::Unauthorized)]);
     assert!(dialed(&effects).is_none(), "never connects anonymously in place of the user");
 }
 
@@ -62,7 +62,7 @@ fn an_unauthorized_getter_stops_the_client_with_code_1() {
     let attempt = token_fetch(&sim.core.take_effects()).unwrap();
     sim.core.token_fetched(attempt, Err(TokenError::Unauthorized), sim.now);
     let effects = sim.core.take_effects();
-    assert_eq!(disconnected(&effects), vec![(1, "unauthorized".to_string())]);
+    assert_eq!(disconnected(&effects), vec![said(DisconnectedCode::Unauthorized)]);
     assert_eq!(sim.core.state(), ClientState::Disconnected);
 }
 
@@ -142,7 +142,7 @@ fn refresh_failures_retry_or_stop() {
     sim.connected(expiring());
     let (_, effects) = sim.run_to_next_deadline();
     sim.core.token_fetched(token_fetch(&effects).unwrap(), Ok(String::new()), sim.now);
-    assert_eq!(disconnected(&sim.core.take_effects()), vec![(1, "unauthorized".to_string())]);
+    assert_eq!(disconnected(&sim.core.take_effects()), vec![said(DisconnectedCode::Unauthorized)]);
 
     // A temporary refresh error is retried; a permanent one stops the client.
     for (temporary, stops) in [(true, false), (false, true)] {
