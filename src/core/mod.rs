@@ -98,34 +98,36 @@ pub(crate) struct CoreConfig {
 pub(crate) enum Effect<S> {
     /// Open connection `generation` and report `opened`, `dial_failed`, frames and `closed`.
     Dial { generation: u64 },
-    /// Write `command` on connection `generation`. Consecutive sends share one frame.
-    /// Large variants are boxed: effects queue up by the thousand in a busy round (ten
-    /// thousand subscribes), and every one of them is as large as the largest variant.
-    Send { generation: u64, command: Box<Command> },
+    /// Write the core's own `command` on connection `generation`. Consecutive ones share one
+    /// frame. Boxed: effects queue up by the thousand in a busy round (ten thousand
+    /// subscribes), and every one of them is as large as the largest variant.
+    SendCommand { generation: u64, command: Box<Command> },
     /// Write a user's call, encoded by its caller, on connection `generation`.
-    Write { generation: u64, call: EncodedCall },
+    WriteCall { generation: u64, call: EncodedCall },
     /// Connection `generation` is up at the protocol level: calls may use it directly.
-    Up { generation: u64 },
+    ConnectionUp { generation: u64 },
     /// Close connection `generation` (or abandon its dial); calls in flight on it are lost.
-    Close { generation: u64 },
-    /// Call the token getter and report the result with this attempt number.
+    CloseConnection { generation: u64 },
+    /// Call the connection token getter and report the result with this attempt number.
     FetchToken { attempt: u64 },
     /// Hand an event to the client listener.
-    Emit(ClientEvent),
+    ClientEvent(ClientEvent),
     /// Answer a caller.
     Complete { slot: S, result: Box<Result<Reply, Error>> },
     /// The client state changed (published before the events that explain it).
-    State(ClientState),
+    ClientState(ClientState),
     /// Call the token getter of subscription `sub` and report with this attempt number.
-    FetchSubToken { attempt: u64, sub: SubId, channel: Arc<str> },
-    /// Call the state getter of subscription `sub` and report with this attempt number.
-    FetchState { attempt: u64, sub: SubId, channel: Arc<str> },
-    /// Hand an event to the subscription's listener.
-    SubEvent { sub: SubId, event: crate::events::SubscriptionEvent },
-    /// A subscription's state changed.
-    SubState { sub: SubId, state: crate::types::SubscriptionState },
-    /// The subscription is gone; its listener can go after the events queued before.
-    SubRemoved { sub: SubId },
+    FetchSubscriptionToken { attempt: u64, sub: SubId, channel: Arc<str> },
+    /// Call the state getter of subscription `sub` (the position to follow its stream from)
+    /// and report with this attempt number.
+    FetchSubscriptionPosition { attempt: u64, sub: SubId, channel: Arc<str> },
+    /// Hand an event to the listener of subscription `sub`.
+    SubscriptionEvent { sub: SubId, event: crate::events::SubscriptionEvent },
+    /// The state of subscription `sub` changed: what its handles read (published before the
+    /// events that explain it).
+    SubscriptionState { sub: SubId, state: crate::types::SubscriptionState },
+    /// Subscription `sub` is gone; its listener can go after the events queued before.
+    SubscriptionRemoved { sub: SubId },
 }
 
 /// Where the current connection attempt stands.
@@ -349,7 +351,7 @@ impl<S> Core<S> {
     /// Connection `generation` completed its WebSocket handshake.
     pub(crate) fn opened(&mut self, generation: u64, now: Instant) {
         if self.link != (Link::Dialing { generation }) {
-            self.effects.push(Effect::Close { generation });
+            self.effects.push(Effect::CloseConnection { generation });
             return;
         }
         let connect_id = self.next_id();
@@ -365,7 +367,7 @@ impl<S> Core<S> {
             })),
             ..Default::default()
         };
-        self.effects.push(Effect::Send { generation, command: Box::new(command) });
+        self.effects.push(Effect::SendCommand { generation, command: Box::new(command) });
         self.link = Link::Handshaking { generation, connect_id, deadline: now + self.config.timeout };
         // Subscribes share the connect command's frame; the server handles them in order.
         self.resubscribe_all(now);
@@ -577,7 +579,7 @@ impl<S> Core<S> {
         }
         let result = reply.connect.unwrap_or_default();
         self.link = Link::Up { generation };
-        self.effects.push(Effect::Up { generation });
+        self.effects.push(Effect::ConnectionUp { generation });
         self.reconnect_attempts = 0;
         self.last_attempt_error = None;
         if result.ping > 0 {
@@ -652,7 +654,7 @@ impl<S> Core<S> {
                 self.server_push(push);
             }
         } else if self.ping.is_some_and(|ping| ping.pong) {
-            self.effects.push(Effect::Send { generation, command: Box::default() });
+            self.effects.push(Effect::SendCommand { generation, command: Box::default() });
         }
     }
 
@@ -663,7 +665,7 @@ impl<S> Core<S> {
             return;
         };
         let id = call.id;
-        self.effects.push(Effect::Write { generation, call });
+        self.effects.push(Effect::WriteCall { generation, call });
         if id == 0 {
             // Nothing to wait for: written is done.
             self.complete(slot, Ok(Reply::default()));
@@ -712,7 +714,7 @@ impl<S> Core<S> {
         self.token = token.clone();
         let id = self.next_id();
         let command = Command { id, refresh: Some(RefreshRequest { token }), ..Default::default() };
-        self.effects.push(Effect::Send { generation, command: Box::new(command) });
+        self.effects.push(Effect::SendCommand { generation, command: Box::new(command) });
         self.calls.insert(id, Purpose::Refresh, now + self.config.timeout);
         self.refresh = Refresh::InFlight;
     }
@@ -801,7 +803,7 @@ impl<S> Core<S> {
     /// Closes the current connection and forgets everything tied to it.
     fn drop_link(&mut self) {
         if let Some(generation) = self.link.generation() {
-            self.effects.push(Effect::Close { generation });
+            self.effects.push(Effect::CloseConnection { generation });
         }
         self.link = Link::Idle;
         self.ping = None;
@@ -826,12 +828,12 @@ impl<S> Core<S> {
     fn set_state(&mut self, state: ClientState) {
         if self.state != state {
             self.state = state;
-            self.effects.push(Effect::State(state));
+            self.effects.push(Effect::ClientState(state));
         }
     }
 
     fn emit(&mut self, event: ClientEvent) {
-        self.effects.push(Effect::Emit(event));
+        self.effects.push(Effect::ClientEvent(event));
     }
 
     fn emit_error(&mut self, error: Error) {

@@ -179,7 +179,7 @@ impl<S> Core<S> {
         self.unsubscribe(id, now);
         let channel = self.subs.get(id).map(|sub| sub.settings.channel.clone()).unwrap_or_default();
         if self.subs.remove(id, &channel) {
-            self.effects.push(super::Effect::SubRemoved { sub: id });
+            self.effects.push(super::Effect::SubscriptionRemoved { sub: id });
         }
     }
 
@@ -275,7 +275,7 @@ impl<S> Core<S> {
         };
         sub.phase = Phase::InFlight(command_id);
         let command = Command { id: command_id, subscribe: Some(Box::new(request)), ..Default::default() };
-        self.effects.push(super::Effect::Send { generation, command: Box::new(command) });
+        self.effects.push(super::Effect::SendCommand { generation, command: Box::new(command) });
         self.calls.insert(command_id, Purpose::Subscribe(id), now + self.config.timeout);
     }
 
@@ -286,7 +286,7 @@ impl<S> Core<S> {
             unsubscribe: Some(UnsubscribeRequest { channel: channel.to_string() }),
             ..Default::default()
         };
-        self.effects.push(super::Effect::Send { generation, command: Box::new(command) });
+        self.effects.push(super::Effect::SendCommand { generation, command: Box::new(command) });
         self.calls.insert(command_id, Purpose::Unsubscribe(id), now + self.config.timeout);
     }
 
@@ -302,8 +302,8 @@ impl<S> Core<S> {
         }
         self.sub_fetches.insert(attempt, (id, fetch));
         let effect = match fetch {
-            Fetch::State => super::Effect::FetchState { attempt, sub: id, channel },
-            _ => super::Effect::FetchSubToken { attempt, sub: id, channel },
+            Fetch::State => super::Effect::FetchSubscriptionPosition { attempt, sub: id, channel },
+            _ => super::Effect::FetchSubscriptionToken { attempt, sub: id, channel },
         };
         self.effects.push(effect);
     }
@@ -496,7 +496,7 @@ impl<S> Core<S> {
         let request =
             SubRefreshRequest { channel: sub.settings.channel.to_string(), token, ..Default::default() };
         let command = Command { id: command_id, sub_refresh: Some(Box::new(request)), ..Default::default() };
-        self.effects.push(super::Effect::Send { generation, command: Box::new(command) });
+        self.effects.push(super::Effect::SendCommand { generation, command: Box::new(command) });
         self.calls.insert(command_id, Purpose::SubRefresh(id), now + self.config.timeout);
     }
 
@@ -757,13 +757,13 @@ impl<S> Core<S> {
         if let Some(sub) = self.subs.get_mut(id) {
             if sub.state != state {
                 sub.state = state;
-                self.effects.push(super::Effect::SubState { sub: id, state });
+                self.effects.push(super::Effect::SubscriptionState { sub: id, state });
             }
         }
     }
 
     fn sub_event(&mut self, id: SubId, event: SubscriptionEvent) {
-        self.effects.push(super::Effect::SubEvent { sub: id, event });
+        self.effects.push(super::Effect::SubscriptionEvent { sub: id, event });
     }
 
     pub(super) fn sub_error(&mut self, id: SubId, error: Error) {

@@ -10,7 +10,7 @@ fn calls_fail_at_once_when_disconnected_and_after_close() {
     sim.core.close();
     let effects = sim.core.take_effects();
     assert!(
-        matches!(effects[..], [Effect::State(ClientState::Closed)]),
+        matches!(effects[..], [Effect::ClientState(ClientState::Closed)]),
         "closing a disconnected client emits no event"
     );
     let (slot, effects) = sim.call(rpc());

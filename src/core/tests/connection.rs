@@ -7,7 +7,7 @@ fn connect_emits_connecting_zero_dials_and_sends_connect_once_open() {
     let mut sim = Sim::new(config("jwt", false));
     sim.core.connect();
     let effects = sim.core.take_effects();
-    assert!(matches!(effects[0], Effect::State(ClientState::Connecting)));
+    assert!(matches!(effects[0], Effect::ClientState(ClientState::Connecting)));
     assert_eq!(connecting(&effects), vec![said(ConnectingCode::ConnectCalled)]);
     let generation = dialed(&effects).unwrap();
 
@@ -50,8 +50,10 @@ fn a_connect_reply_connects_and_reports_client_id_version_and_data() {
         .collect();
     assert_eq!(connected, vec![("abc".into(), "6.9.1".into(), b"{\"w\":1}".to_vec())]);
     // The state changes before the event that announces it.
-    let state_at = effects.iter().position(|e| matches!(e, Effect::State(ClientState::Connected))).unwrap();
-    let event_at = effects.iter().position(|e| matches!(e, Effect::Emit(ClientEvent::Connected(_)))).unwrap();
+    let state_at =
+        effects.iter().position(|e| matches!(e, Effect::ClientState(ClientState::Connected))).unwrap();
+    let event_at =
+        effects.iter().position(|e| matches!(e, Effect::ClientEvent(ClientEvent::Connected(_)))).unwrap();
     assert!(state_at < event_at);
 }
 
@@ -284,7 +286,7 @@ fn close_reports_client_closed_and_fails_everything_with_closed() {
     let effects = sim.core.take_effects();
     assert_eq!(disconnected(&effects), vec![said(DisconnectedCode::ClientClosed)]);
     assert!(matches!(completions(&effects)[..], [(s, Err(Error::Closed))] if s == waiting));
-    assert!(matches!(effects.last(), Some(Effect::State(ClientState::Closed))));
+    assert!(matches!(effects.last(), Some(Effect::ClientState(ClientState::Closed))));
     sim.core.close();
     assert!(sim.core.take_effects().is_empty(), "close is idempotent");
     sim.core.connect();

@@ -103,7 +103,10 @@ impl Sim {
         let id = self.open(generation);
         let effects =
             self.reply(generation, Reply { id, connect: Some(Box::new(result)), ..Default::default() });
-        assert!(effects.iter().any(|e| matches!(e, Effect::State(ClientState::Connected))), "{effects:?}");
+        assert!(
+            effects.iter().any(|e| matches!(e, Effect::ClientState(ClientState::Connected))),
+            "{effects:?}"
+        );
         assert_eq!(self.core.state(), ClientState::Connected);
         generation
     }
@@ -122,8 +125,10 @@ pub(super) fn sent(effects: &[Effect<u32>], on: u64) -> Vec<Command> {
     let mut commands = Vec::new();
     for effect in effects {
         match effect {
-            Effect::Send { generation, command } if *generation == on => commands.push((**command).clone()),
-            Effect::Write { generation, call } if *generation == on => {
+            Effect::SendCommand { generation, command } if *generation == on => {
+                commands.push((**command).clone())
+            }
+            Effect::WriteCall { generation, call } if *generation == on => {
                 codec.decode(&codec.frame(call.bytes.clone()), &mut commands).unwrap();
             }
             _ => {}
@@ -136,7 +141,7 @@ pub(super) fn events(effects: &[Effect<u32>]) -> Vec<ClientEvent> {
     effects
         .iter()
         .filter_map(|effect| match effect {
-            Effect::Emit(event) => Some(event.clone()),
+            Effect::ClientEvent(event) => Some(event.clone()),
             _ => None,
         })
         .collect()
@@ -156,7 +161,7 @@ pub(super) fn closes(effects: &[Effect<u32>]) -> Vec<u64> {
     effects
         .iter()
         .filter_map(|effect| match effect {
-            Effect::Close { generation } => Some(*generation),
+            Effect::CloseConnection { generation } => Some(*generation),
             _ => None,
         })
         .collect()

@@ -24,7 +24,7 @@ fn sub_events(effects: &[Effect<u32>]) -> Vec<crate::events::SubscriptionEvent> 
     effects
         .iter()
         .filter_map(|effect| match effect {
-            Effect::SubEvent { event, .. } => Some(event.clone()),
+            Effect::SubscriptionEvent { event, .. } => Some(event.clone()),
             _ => None,
         })
         .collect()
