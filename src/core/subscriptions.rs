@@ -24,7 +24,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use super::calls::Purpose;
-use super::{Core, TOKEN_RETRY_MAX, TOKEN_RETRY_MIN, Waiting};
+use super::calls::Waiting;
+use super::{Core, TOKEN_RETRY_MAX, TOKEN_RETRY_MIN};
 use crate::backoff;
 use crate::codes::{Reason, SubscribingCode, UnsubscribedCode};
 use crate::delta;
@@ -196,7 +197,7 @@ impl<S> Core<S> {
             id,
             SubscriptionEvent::Subscribing(SubscribingEvent::new(SubscribingCode::SubscribeCalled.into())),
         );
-        if self.writable_generation().is_some() {
+        if self.link.writable().is_some() {
             self.start_subscribe(id, now);
         }
     }
@@ -211,7 +212,7 @@ impl<S> Core<S> {
             self.calls.take(command);
         }
         if on_server {
-            if let Some(generation) = self.writable_generation() {
+            if let Some(generation) = self.link.writable() {
                 let channel = self.subs.get(id).map(|sub| sub.settings.channel.clone()).unwrap_or_default();
                 self.send_unsubscribe(generation, id, &channel, now);
             }
@@ -223,13 +224,15 @@ impl<S> Core<S> {
     pub(crate) fn sub_call(&mut self, id: SubId, call: EncodedCall, slot: S, now: Instant) {
         let deadline = now + self.config.timeout;
         match self.subs.get_mut(id).map(|sub| sub.state) {
-            Some(SubscriptionState::Subscribed) => self.send_call(call, slot, deadline),
+            Some(SubscriptionState::Subscribed) => {
+                self.calls.send_user_call(&mut self.effects, self.link.up(), Waiting { call, slot, deadline })
+            }
             Some(SubscriptionState::Subscribing) if self.state != ClientState::Closed => {
                 if let Some(sub) = self.subs.get_mut(id) {
                     sub.waiting.push(Waiting { call, slot, deadline });
                 }
             }
-            _ => self.complete(slot, Err(Error::Unsubscribed)),
+            _ => self.effects.complete(slot, Err(Error::Unsubscribed)),
         }
     }
 
@@ -237,7 +240,7 @@ impl<S> Core<S> {
 
     /// Sends the subscribe command, or first asks a getter for what it needs.
     pub(super) fn start_subscribe(&mut self, id: SubId, now: Instant) {
-        let Some(generation) = self.writable_generation() else { return };
+        let Some(generation) = self.link.writable() else { return };
         let Some(sub) = self.subs.get_mut(id) else { return };
         if sub.state != SubscriptionState::Subscribing || sub.phase != Phase::Idle {
             return;
@@ -275,7 +278,7 @@ impl<S> Core<S> {
         };
         sub.phase = Phase::InFlight(command_id);
         let command = Command { id: command_id, subscribe: Some(Box::new(request)), ..Default::default() };
-        self.effects.push(super::Effect::SendCommand { generation, command: Box::new(command) });
+        self.effects.send(generation, command);
         self.calls.insert(command_id, Purpose::Subscribe(id), now + self.config.timeout);
     }
 
@@ -286,7 +289,7 @@ impl<S> Core<S> {
             unsubscribe: Some(UnsubscribeRequest { channel: channel.to_string() }),
             ..Default::default()
         };
-        self.effects.push(super::Effect::SendCommand { generation, command: Box::new(command) });
+        self.effects.send(generation, command);
         self.calls.insert(command_id, Purpose::Unsubscribe(id), now + self.config.timeout);
     }
 
@@ -440,7 +443,7 @@ impl<S> Core<S> {
         }
         let waiting = self.subs.get_mut(id).map(|sub| std::mem::take(&mut sub.waiting)).unwrap_or_default();
         for call in waiting {
-            self.send_call(call.call, call.slot, call.deadline);
+            self.calls.send_user_call(&mut self.effects, self.link.up(), call);
         }
     }
 
@@ -460,7 +463,7 @@ impl<S> Core<S> {
     fn sub_unauthorized(&mut self, id: SubId, now: Instant) {
         let subscribed = self.subs.get(id).is_some_and(|sub| sub.state == SubscriptionState::Subscribed);
         if subscribed {
-            if let Some(generation) = self.writable_generation() {
+            if let Some(generation) = self.link.writable() {
                 let channel = self.subs.get(id).map(|sub| sub.settings.channel.clone()).unwrap_or_default();
                 self.send_unsubscribe(generation, id, &channel, now);
             }
@@ -481,14 +484,14 @@ impl<S> Core<S> {
         self.set_sub_state(id, SubscriptionState::Unsubscribed);
         self.sub_event(id, SubscriptionEvent::Unsubscribed(UnsubscribedEvent::new(reason)));
         for call in waiting {
-            self.complete(call.slot, Err(waiting_error.clone()));
+            self.effects.complete(call.slot, Err(waiting_error.clone()));
         }
     }
 
     // ---- token refresh -------------------------------------------------------------------
 
     fn send_sub_refresh(&mut self, id: SubId, token: String, now: Instant) {
-        let Some(generation) = self.writable_generation() else { return };
+        let Some(generation) = self.link.writable() else { return };
         let command_id = self.next_id();
         let Some(sub) = self.subs.get_mut(id) else { return };
         sub.token = token.clone();
@@ -496,8 +499,8 @@ impl<S> Core<S> {
         let request =
             SubRefreshRequest { channel: sub.settings.channel.to_string(), token, ..Default::default() };
         let command = Command { id: command_id, sub_refresh: Some(Box::new(request)), ..Default::default() };
-        self.effects.push(super::Effect::SendCommand { generation, command: Box::new(command) });
-        self.calls.insert(command_id, Purpose::SubRefresh(id), now + self.config.timeout);
+        self.effects.send(generation, command);
+        self.calls.insert(command_id, Purpose::SubscriptionRefresh(id), now + self.config.timeout);
     }
 
     pub(super) fn sub_refresh_reply(&mut self, id: SubId, reply: Reply, now: Instant) {
@@ -515,7 +518,7 @@ impl<S> Core<S> {
             if temporary {
                 self.retry_sub_refresh(id, now);
             } else {
-                if let Some(generation) = self.writable_generation() {
+                if let Some(generation) = self.link.writable() {
                     let channel =
                         self.subs.get(id).map(|sub| sub.settings.channel.clone()).unwrap_or_default();
                     self.send_unsubscribe(generation, id, &channel, now);
@@ -661,7 +664,7 @@ impl<S> Core<S> {
             id,
             SubscriptionEvent::Subscribing(SubscribingEvent::new(SubscribingCode::InsufficientState.into())),
         );
-        if let Some(generation) = self.writable_generation() {
+        if let Some(generation) = self.link.writable() {
             self.send_unsubscribe(generation, id, &channel, now);
             self.send_subscribe(generation, id, now);
         }
@@ -737,7 +740,7 @@ impl<S> Core<S> {
                 } else {
                     self.connection_timeout(self.config.timeout)
                 };
-                self.complete(call.slot, Err(error));
+                self.effects.complete(call.slot, Err(error));
             }
         }
     }
@@ -763,7 +766,7 @@ impl<S> Core<S> {
     }
 
     fn sub_event(&mut self, id: SubId, event: SubscriptionEvent) {
-        self.effects.push(super::Effect::SubscriptionEvent { sub: id, event });
+        self.effects.emit_to(id, event);
     }
 
     pub(super) fn sub_error(&mut self, id: SubId, error: Error) {

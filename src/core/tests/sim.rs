@@ -10,9 +10,16 @@ pub(super) use rand::rngs::StdRng;
 pub(super) use crate::codec::Codec;
 pub(super) use crate::codes::{ConnectingCode, DisconnectedCode, Reason};
 pub(super) use crate::config::Protocol;
-pub(super) use crate::core::*;
+pub(super) use crate::core::connection::Link;
+pub(super) use crate::core::{Core, CoreConfig, Effect, SubSettings};
+pub(super) use crate::error::{Error, TransportError};
+pub(super) use crate::events::ClientEvent;
+pub(super) use crate::protocol::call::EncodedCall;
 pub(super) use crate::protocol::call::Request;
+pub(super) use crate::protocol::{Command, Reply};
 pub(super) use crate::protocol::{ConnectResult, Error as WireError, Message, Push, RefreshResult};
+pub(super) use crate::token::TokenError;
+pub(super) use crate::types::ClientState;
 
 pub(super) const TIMEOUT: Duration = Duration::from_secs(5);
 pub(super) const MIN_DELAY: Duration = Duration::from_millis(500);
