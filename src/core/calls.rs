@@ -20,8 +20,9 @@ pub(super) enum Purpose<S> {
     ConnectionRefresh,
     /// A subscription's subscribe command.
     Subscribe(super::SubId),
-    /// A subscription's unsubscribe command.
-    Unsubscribe(super::SubId),
+    /// A subscription's unsubscribe command. Which subscription does not matter: its failure
+    /// concerns the client (which reconnects), and the subscription has ended already.
+    Unsubscribe,
     /// A subscription's token refresh.
     SubscriptionRefresh(super::SubId),
 }

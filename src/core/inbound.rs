@@ -72,7 +72,7 @@ impl<S> Core<S> {
                 self.protocol_error(generation, "a subscribe command got a reply of another kind".into());
             }
             Some(Purpose::Subscribe(sub)) => self.subscribe_reply(sub, reply.id, reply, now),
-            Some(Purpose::Unsubscribe(_)) => {
+            Some(Purpose::Unsubscribe) => {
                 if reply.error.is_some() {
                     self.subscription_command_failed(ConnectingCode::UnsubscribeError, now);
                 }
@@ -92,13 +92,8 @@ impl<S> Core<S> {
                 self.retry_refresh_later(now);
             }
             Purpose::Subscribe(_) => self.subscription_command_failed(ConnectingCode::SubscribeTimeout, now),
-            Purpose::Unsubscribe(_) => {
-                self.subscription_command_failed(ConnectingCode::UnsubscribeError, now)
-            }
-            Purpose::SubscriptionRefresh(sub) => {
-                self.sub_error(sub, self.reply_timeout());
-                self.retry_sub_refresh(sub, now);
-            }
+            Purpose::Unsubscribe => self.subscription_command_failed(ConnectingCode::UnsubscribeError, now),
+            Purpose::SubscriptionRefresh(sub) => self.sub_refresh_timed_out(sub, now),
         }
     }
 }

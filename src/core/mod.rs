@@ -25,13 +25,14 @@ mod effects;
 mod inbound;
 mod registry;
 mod server_subs;
+mod subscription;
 mod subscriptions;
 #[cfg(test)]
 mod tests;
 mod token_refresh;
 mod user_calls;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -46,9 +47,10 @@ use calls::{Calls, Waiting};
 use connection::{Link, PingWatch, TokenPurpose};
 pub(crate) use effects::Effect;
 use effects::Effects;
+use registry::Registry;
 use server_subs::ServerSub;
-use subscriptions::Fetch;
-pub(crate) use subscriptions::{SubId, SubSettings};
+use subscription::Fetches;
+pub(crate) use subscription::{SubId, SubSettings};
 use token_refresh::Refresh;
 use user_calls::ReadyWaiter;
 
@@ -133,9 +135,10 @@ pub(crate) struct Core<S> {
     /// The error of the last failed connection attempt since `connect()` or the last success:
     /// what a wait for the connection that times out reports as its cause.
     last_attempt_error: Option<Arc<Error>>,
-    subs: registry::Registry<S>,
-    sub_fetches: HashMap<u64, (SubId, Fetch)>,
-    fetch_attempt: u64,
+    /// The client-side subscriptions, each with its own state machine.
+    subs: Registry<S>,
+    /// The subscriptions' getter requests in flight, by attempt number.
+    sub_fetches: Fetches,
     /// The server-side subscriptions, by channel, with their stream positions.
     server_subs: BTreeMap<String, ServerSub>,
     /// The effects pushed since the runtime last took them.
@@ -162,9 +165,8 @@ impl<S> Core<S> {
             waiting: Vec::new(),
             ready_waiters: Vec::new(),
             last_attempt_error: None,
-            subs: registry::Registry::default(),
-            sub_fetches: HashMap::new(),
-            fetch_attempt: 0,
+            subs: Registry::default(),
+            sub_fetches: Fetches::default(),
             server_subs: BTreeMap::new(),
             effects: Effects::default(),
         }
