@@ -18,6 +18,14 @@
 //!   connection. A getter failure other than `Unauthorized` is retried after 10–20 s.
 //! - Every transport input carries the generation of its connection and every token result its
 //!   attempt number; results of superseded connections or attempts are ignored.
+//!
+//! Layout: this file holds `Core`, its settings, its deadlines and `tick`. The client's
+//! transitions are in `connection` (connecting, losing the connection, stopping),
+//! `token_refresh`, `user_calls` (calls and `ready()` waits) and `inbound` (where each message
+//! from the server goes); `effects` is the queue they all push onto and `calls` the commands
+//! in flight. A client-side subscription is its own state machine in `subscription`;
+//! `subscriptions` routes inputs to it and `registry` indexes them. `server_subs` keeps the
+//! server-side subscriptions.
 
 mod calls;
 mod connection;
@@ -40,6 +48,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use rand::rngs::StdRng;
 
+use crate::codes::ConnectingCode;
 use crate::error::{Error, TimeoutError};
 use crate::events::{ClientEvent, ErrorEvent};
 use crate::types::ClientState;
@@ -221,7 +230,7 @@ impl<S> Core<S> {
             }
         }
         if self.ping.is_some_and(|ping| ping.deadline <= now) {
-            self.lose_connection(crate::codes::ConnectingCode::NoPing, now);
+            self.lose_connection(ConnectingCode::NoPing, now);
         }
         if let Refresh::Due(at) = self.refresh {
             if at <= now {
