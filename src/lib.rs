@@ -41,6 +41,7 @@
 mod backoff;
 mod client;
 mod codec;
+pub mod codes;
 mod config;
 mod core;
 mod delta;
@@ -76,7 +77,7 @@ pub use error::{Error, Result, ServerError, TimeoutError, TransportError};
 pub use events::{
     ClientEvent, ConnectedEvent, ConnectingEvent, DisconnectedEvent, ErrorEvent, JoinEvent, LeaveEvent,
     MessageEvent, PublicationEvent, ServerSubscribedEvent, ServerSubscribingEvent, ServerUnsubscribedEvent,
-    SubscribedEvent, SubscribingEvent, SubscriptionEvent, UnsubscribedEvent, codes,
+    SubscribedEvent, SubscribingEvent, SubscriptionEvent, UnsubscribedEvent,
 };
 pub use listener::{ClientListener, SubscriptionListener};
 pub use subscription::Subscription;

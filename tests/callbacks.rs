@@ -397,7 +397,7 @@ fn calls_from_every_kind_of_callback_never_deadlock(lanes: usize) {
             Did::Unsubscribed(code) => Some(*code),
             _ => None,
         });
-        assert_eq!(code, codes::UNSUBSCRIBE_CALLED);
+        assert_eq!(code, codes::UnsubscribedCode::UnsubscribeCalled.code());
         wait_for(&reports, &mut seen, "the listener dropped", |report| {
             matches!(report, Did::SubscriptionListenerDropped).then_some(())
         });
@@ -529,7 +529,7 @@ fn an_error_callback_may_inspect_and_unsubscribe_its_subscription() {
     assert_eq!(calls.load(Ordering::SeqCst), 2, "one subscribe, one refresh");
     assert_eq!(
         ended.recv_timeout(EVENT_TIMEOUT).unwrap(),
-        (codes::UNSUBSCRIBE_CALLED, "unsubscribe called".into())
+        (codes::UnsubscribedCode::UnsubscribeCalled.code(), "unsubscribe called".into())
     );
     assert_eq!(sub.state(), SubscriptionState::Unsubscribed);
     assert!(client.rpc("ping", Vec::new()).is_ok(), "the client is unaffected");

@@ -149,9 +149,11 @@ fn run(seed: u64, server: &Centrifugo) -> Result<usize, String> {
         // thinking the channel is still subscribed (105 "already subscribed") or make it refuse.
         let churn_listener = move |_: &Subscription, event: SubscriptionEvent| {
             let wrong = match &event {
-                SubscriptionEvent::Unsubscribed(unsubscribed) => {
-                    ![codes::UNSUBSCRIBE_CALLED, codes::CLIENT_CLOSED].contains(&unsubscribed.code())
-                }
+                SubscriptionEvent::Unsubscribed(unsubscribed) => ![
+                    codes::UnsubscribedCode::UnsubscribeCalled.code(),
+                    codes::UnsubscribedCode::ClientClosed.code(),
+                ]
+                .contains(&unsubscribed.code()),
                 SubscriptionEvent::Error(error) => matches!(error.error(), Error::Server(_)),
                 _ => false,
             };
@@ -330,7 +332,12 @@ fn check_subscription_events(log: &[SubscriptionEvent]) -> Result<(), String> {
         }
         match event {
             SubscriptionEvent::Subscribing(event) => {
-                if !(event.code() <= 1 || event.code() >= 2500) {
+                let client_said =
+                    [codes::SubscribingCode::SubscribeCalled, codes::SubscribingCode::TransportClosed]
+                        .iter()
+                        .any(|code| code.code() == event.code());
+                // From 2500 on: the server's resubscribe codes, and the client's insufficient state.
+                if !(client_said || event.code() >= 2500) {
                     return Err(format!("subscribing with code {}", event.code()));
                 }
                 subscribed = false;
@@ -343,7 +350,7 @@ fn check_subscription_events(log: &[SubscriptionEvent]) -> Result<(), String> {
             }
             SubscriptionEvent::Unsubscribed(event) => {
                 subscribed = false;
-                ended = event.code() == 2;
+                ended = event.code() == codes::UnsubscribedCode::ClientClosed.code();
             }
             SubscriptionEvent::Publication(_) if !subscribed => {
                 return Err("a publication while not subscribed".into());

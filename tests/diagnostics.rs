@@ -206,7 +206,8 @@ fn a_message_over_the_servers_limit_is_reported_by_its_close_code_first() {
             }
             _ => None,
         });
-        assert_eq!((code, reason.as_str()), (3, "message size limit exceeded"));
+        let size_limit = centrifuge_blocking::codes::DisconnectedCode::MessageSizeLimit;
+        assert_eq!((code, reason.as_str()), (size_limit.code(), "message size limit exceeded"));
         client.close();
     }
 }

@@ -194,7 +194,7 @@ impl CoreLoop {
         let mut batch: Vec<Command> = Vec::new();
         let mut batch_generation = 0;
         for effect in self.core.take_effects() {
-            if let Effect::Send { generation, command } = effect {
+            if let Effect::SendCommand { generation, command } = effect {
                 if generation != batch_generation && !batch.is_empty() {
                     self.write(batch_generation, std::mem::take(&mut batch));
                 }
@@ -206,19 +206,19 @@ impl CoreLoop {
                 self.write(batch_generation, std::mem::take(&mut batch));
             }
             match effect {
-                Effect::Send { .. } => unreachable!("sends are batched above"),
-                Effect::Write { generation, call } => self.write_encoded(generation, call.bytes),
+                Effect::SendCommand { .. } => unreachable!("sends are batched above"),
+                Effect::WriteCall { generation, call } => self.write_encoded(generation, call.bytes),
                 Effect::Dial { generation } => self.dial(generation, 0),
-                Effect::Up { generation } => {
+                Effect::ConnectionUp { generation } => {
                     if let Some(connection) =
                         self.connections.get(&generation).and_then(|e| e.connection.clone())
                     {
                         self.route.open(generation, connection);
                     }
                 }
-                Effect::Close { generation } => self.close_connection(generation),
+                Effect::CloseConnection { generation } => self.close_connection(generation),
                 Effect::FetchToken { attempt } => self.fetch_token(attempt),
-                Effect::Emit(event) => {
+                Effect::ClientEvent(event) => {
                     log_event(&event);
                     self.lanes.client_event(event);
                 }
@@ -226,8 +226,8 @@ impl CoreLoop {
                     // The caller may have given up waiting; that is fine.
                     let _ = slot.send(*result);
                 }
-                Effect::State(state) => self.state.set(state),
-                Effect::FetchSubToken { attempt, sub, channel } => {
+                Effect::ClientState(state) => self.state.set(state),
+                Effect::FetchSubscriptionToken { attempt, sub, channel } => {
                     match self.sub_getters.get(&sub).and_then(|getters| getters.token.clone()) {
                         Some(getter) => self.ask(GetterRequest::Subscription { attempt, channel, getter }),
                         None => self.core.sub_token_fetched(
@@ -237,7 +237,7 @@ impl CoreLoop {
                         ),
                     }
                 }
-                Effect::FetchState { attempt, sub, channel } => {
+                Effect::FetchSubscriptionPosition { attempt, sub, channel } => {
                     match self.sub_getters.get(&sub).and_then(|getters| getters.state.clone()) {
                         Some(getter) => self.ask(GetterRequest::State { attempt, channel, getter }),
                         None => {
@@ -245,13 +245,13 @@ impl CoreLoop {
                         }
                     }
                 }
-                Effect::SubEvent { sub, event } => self.lanes.subscription_event(sub, event),
-                Effect::SubState { sub, state } => {
+                Effect::SubscriptionEvent { sub, event } => self.lanes.subscription_event(sub, event),
+                Effect::SubscriptionState { sub, state } => {
                     if let Some(cell) = self.sub_cells.get(&sub) {
                         cell.set_state(state);
                     }
                 }
-                Effect::SubRemoved { sub } => {
+                Effect::SubscriptionRemoved { sub } => {
                     self.sub_cells.remove(&sub);
                     self.sub_getters.remove(&sub);
                     self.lanes.unregister(sub);
