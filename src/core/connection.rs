@@ -339,12 +339,14 @@ impl<S> Core<S> {
         self.reconnect_at = None;
         self.token_purpose = None;
         self.fail_waiting_calls(&waiting_error);
+        // Server-side subscriptions end first: `disconnected` is the last event of a stop, as
+        // of a close.
+        self.server_subs_ended();
         let previous = self.state;
         self.set_state(ClientState::Disconnected);
         if previous != ClientState::Disconnected {
             self.effects.emit(ClientEvent::Disconnected(DisconnectedEvent::new(reason.into())));
         }
-        self.server_subs_ended();
     }
 
     /// Closes the current connection and forgets everything tied to it.

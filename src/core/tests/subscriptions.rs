@@ -182,3 +182,20 @@ fn connect_id_of(sim: &Sim) -> u32 {
         other => panic!("not handshaking: {other:?}"),
     }
 }
+
+#[test]
+fn disconnected_is_the_last_event_of_a_stop_with_server_side_subscriptions() {
+    let mut sim = Sim::new(config("", false));
+    let subs = ["a", "b"].map(|channel| (channel.to_string(), crate::protocol::SubscribeResult::default()));
+    sim.connected(ConnectResult { subs: subs.into_iter().collect(), ..ping_result(0, false) });
+    sim.core.disconnect();
+    let names: Vec<String> = events(&sim.core.take_effects())
+        .iter()
+        .map(|event| format!("{event:?}").split('(').next().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(
+        names,
+        vec!["Unsubscribed", "Unsubscribed", "Disconnected"],
+        "server-side subscriptions end first"
+    );
+}
