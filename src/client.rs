@@ -42,6 +42,22 @@ use crate::types::{ClientState, HistoryResult, PresenceResult, PresenceStats};
 /// client alive (store a [`WeakClient`] from [`downgrade`](Self::downgrade) to keep a way back
 /// to it); a clone of it does, like any other handle.
 ///
+/// # Transports
+///
+/// The client connects with the endpoint given to [`new`](Self::new), or, when that fails,
+/// with the [`fallback_transports`](crate::ClientConfig::fallback_transports) after it:
+///
+/// 1. **First round:** the transports are tried in order, the next one at once whenever an
+///    attempt fails before connecting (a dial error at any step, a refused upgrade, a login
+///    page, the connection ending with a code below 3000, no connect reply in time). Once the
+///    round is back where it started, the list is tried again in order, with the usual backoff.
+/// 2. **Sticking:** a transport through which the server answered (a connect reply, even an
+///    error, or the server's own close code, 3000 and up) is kept for later reconnects, as in
+///    centrifuge-js.
+/// 3. **Going back:** unlike centrifuge-js, when the kept transport then fails three attempts
+///    in a row without connecting, a new first round begins with the next transport (a network
+///    that starts blocking WebSocket upgrades must not keep the client on WebSocket for good).
+///
 /// # Call errors
 ///
 /// Every call that waits for the server (`rpc`, `publish`, `history`, `presence`,

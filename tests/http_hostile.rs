@@ -14,7 +14,7 @@ use centrifuge_blocking::{ClientConfig, ClientEvent, ClientState, Error, Transpo
 use centrifuge_test_harness::Centrifugo;
 use support::events::{Events, client_on};
 use support::http_fake::{HttpFake, chunk, chunked_head, connect_id, connect_reply};
-use support::portal::CaptivePortal;
+use support::portal::Front;
 
 fn retrying() -> ClientConfig {
     ClientConfig::default()
@@ -173,7 +173,7 @@ fn a_captive_portal_is_reported_and_the_client_connects_once_it_lets_go() {
         ("WebSocket", "/connection/websocket?note=secret", "WebSocket handshake refused with HTTP 200"),
         ("HTTP-streaming", "/connection/http_stream?note=secret", "answered with an HTML page (HTTP 200)"),
     ] {
-        let portal = CaptivePortal::start(([127, 0, 0, 1], server.port()).into(), 2);
+        let portal = Front::captive_portal(([127, 0, 0, 1], server.port()).into(), 2);
         let endpoint = match name {
             "WebSocket" => {
                 TransportEndpoint::websocket(format!("ws://127.0.0.1:{}{endpoint}", portal.port()))
@@ -188,7 +188,7 @@ fn a_captive_portal_is_reported_and_the_client_connects_once_it_lets_go() {
             assert!(!error.contains("secret"), "{name}: {error}");
         }
         events.connected();
-        assert_eq!(portal.intercepted(), 2);
+        assert_eq!(portal.answered(), 2);
         assert!(client.rpc("ping", Vec::new()).is_ok(), "{name}");
         let late = events.drain();
         assert!(!late.iter().any(|event| matches!(event, ClientEvent::Disconnected(_))), "{name}: {late:?}");

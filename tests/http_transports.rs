@@ -1,7 +1,8 @@
 //! HTTP-streaming (JSON and Protobuf) and SSE (JSON) against a real Centrifugo: connect,
 //! subscriptions with recovery across a server-side disconnect, join/leave, fossil delta,
 //! publish, RPC, history, presence, token refresh, server-side subscriptions, ping/pong through
-//! the emulation endpoint, and a terminal server disconnect delivered as a push.
+//! the emulation endpoint, a terminal server disconnect delivered as a push, and the fallback
+//! from a WebSocket that a proxy blocks.
 
 #[macro_use]
 mod support;
@@ -15,6 +16,7 @@ use centrifuge_blocking::{
 use centrifuge_test_harness::{Centrifugo, Claims, HMAC_SECRET, config};
 use serde_json::json;
 use support::events::{Events, client_on, subscription};
+use support::portal::Front;
 
 /// One way to run a scenario: a transport and a wire format.
 #[derive(Clone, Copy, Debug)]
@@ -257,4 +259,45 @@ fn pongs_through_the_emulation_endpoint_keep_the_connection() {
         assert!(client.rpc("ping", Vec::new()).is_ok(), "{setup:?}");
         client.close();
     }
+}
+
+/// A proxy refuses WebSocket upgrades: the client falls back to HTTP-streaming at once, keeps
+/// it across a reconnect, and works as over WebSocket.
+#[test]
+fn a_blocked_websocket_falls_back_to_http_streaming_and_keeps_it() {
+    let server = Centrifugo::shared();
+    let front = Front::refusing_upgrades(([127, 0, 0, 1], server.port()).into());
+    let port = front.port();
+    let user = "falls-back";
+    let config =
+        ClientConfig::default().token(Claims::connection(user).sign(HMAC_SECRET)).fallback_transports([
+            TransportEndpoint::http_stream(format!("http://127.0.0.1:{port}/connection/http_stream")),
+        ]);
+    let (client, events) = client_on(
+        TransportEndpoint::websocket(format!("ws://127.0.0.1:{port}/connection/websocket")),
+        config,
+    );
+    let name = format!("{}:fallback", config::HISTORY);
+    let (sub, sub_events) = subscription(&client, &name, SubscriptionConfig::default());
+    sub.subscribe().unwrap();
+    client.connect().unwrap();
+    match events.error() {
+        centrifuge_blocking::Error::Transport(error) => {
+            assert!(error.to_string().contains("WebSocket handshake refused with HTTP 403"), "{error}")
+        }
+        other => panic!("expected the refused upgrade, got {other:?}"),
+    }
+    events.connected();
+    sub_events.subscribed();
+    assert_eq!(front.answered(), 1, "WebSocket was tried once");
+    assert_eq!(client.rpc("echo", r#"{"via":"fallback"}"#).unwrap(), br#"{"via":"fallback"}"#);
+
+    // A reconnect keeps HTTP-streaming: the upgrade is not tried again.
+    server.api().disconnect(user, 4000, "come back").unwrap();
+    assert_eq!(events.connecting(), (4000, "come back".to_string()));
+    events.connected();
+    server.api().publish(&name, r#"{"after":"reconnect"}"#).unwrap();
+    assert_eq!(sub_events.publication().data(), br#"{"after":"reconnect"}"#);
+    assert_eq!(front.answered(), 1, "the transport that worked was kept");
+    client.close();
 }

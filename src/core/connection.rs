@@ -155,7 +155,7 @@ impl<S> Core<S> {
         }
         self.link = Link::Idle;
         self.emit_error(Error::Transport(error));
-        self.schedule_reconnect(now);
+        self.attempt_failed(now);
     }
 
     /// Connection `generation` ended: with the server's close frame, or without one.
@@ -169,11 +169,22 @@ impl<S> Core<S> {
         if self.link.generation() != Some(generation) {
             return;
         }
+        let before_connected = self.link.up().is_none();
         if let Some(error) = error {
             self.emit_error(Error::Transport(error));
         }
+        let code = close.as_ref().map(|(code, _)| *code);
         let action = codes::classify_close(close.as_ref().map(|(code, reason)| (*code, reason.as_str())));
         self.apply_close(action, now);
+        if before_connected {
+            // The server's own close codes prove the transport reaches it; the others are a
+            // failed attempt, which moves along the transports (see `transports`).
+            if code.is_some_and(|code| code >= 3000) {
+                self.transports.answered();
+            } else if self.state == ClientState::Connecting && self.transports.failed() {
+                self.reconnect_at = Some(now);
+            }
+        }
     }
 
     /// Connection `generation` sent a frame that does not decode: a protocol violation.
@@ -248,7 +259,17 @@ impl<S> Core<S> {
         let generation = self.next_generation;
         self.next_generation += 1;
         self.link = Link::Dialing { generation };
-        self.effects.push(Effect::Dial { generation });
+        self.effects.push(Effect::Dial { generation, transport: self.transports.current() });
+    }
+
+    /// An attempt failed before connecting: the next one goes at once on the next transport
+    /// during a first round over the list, after the usual backoff otherwise.
+    pub(super) fn attempt_failed(&mut self, now: Instant) {
+        if self.transports.failed() {
+            self.reconnect_at = Some(now);
+        } else {
+            self.schedule_reconnect(now);
+        }
     }
 
     pub(super) fn schedule_reconnect(&mut self, now: Instant) {
@@ -264,6 +285,8 @@ impl<S> Core<S> {
 
     /// The reply to the connect command of connection `generation`.
     pub(super) fn connect_reply(&mut self, generation: u64, reply: Reply, now: Instant) {
+        // Any answer, an error included, proves that this transport reaches the server.
+        self.transports.answered();
         if let Some(error) = reply.error {
             let error = ServerError { code: error.code, message: error.message, temporary: error.temporary };
             if error.code == codes::errors::TOKEN_EXPIRED

@@ -16,8 +16,9 @@ use super::SubId;
 // cost an allocation per call for nothing.
 #[allow(clippy::large_enum_variant)]
 pub(crate) enum Effect<S> {
-    /// Open connection `generation` and report `opened`, `dial_failed`, frames and `closed`.
-    Dial { generation: u64 },
+    /// Open connection `generation` with the client's transport number `transport`, and report
+    /// `opened`, `dial_failed`, frames and `closed`.
+    Dial { generation: u64, transport: usize },
     /// Write the core's own `command` on connection `generation`. Consecutive ones share one
     /// frame. Boxed: effects queue up by the thousand in a busy round (ten thousand
     /// subscribes), and every one of them is as large as the largest variant.

@@ -38,6 +38,7 @@ mod subscriptions;
 #[cfg(test)]
 mod tests;
 mod token_refresh;
+mod transports;
 mod user_calls;
 
 use std::collections::BTreeMap;
@@ -61,6 +62,7 @@ use server_subs::ServerSub;
 use subscription::Fetches;
 pub(crate) use subscription::{SubId, SubSettings};
 use token_refresh::Refresh;
+use transports::Transports;
 use user_calls::ReadyWaiter;
 
 /// How long to wait before asking a failing token getter again.
@@ -105,6 +107,8 @@ pub(crate) struct CoreConfig {
     pub(crate) json: bool,
     /// The largest payload a delta may produce.
     pub(crate) max_message_size: usize,
+    /// How many transports the client has (the endpoint and its fallbacks).
+    pub(crate) transports: usize,
 }
 
 /// The client state machine. `S` is how the runtime answers a caller (a reply slot).
@@ -150,12 +154,15 @@ pub(crate) struct Core<S> {
     sub_fetches: Fetches,
     /// The server-side subscriptions, by channel, with their stream positions.
     server_subs: BTreeMap<String, ServerSub>,
+    /// Which transport the next connection attempt uses.
+    transports: Transports,
     /// The effects pushed since the runtime last took them.
     effects: Effects<S>,
 }
 
 impl<S> Core<S> {
     pub(crate) fn new(config: CoreConfig, rng: StdRng) -> Core<S> {
+        let transports = Transports::new(config.transports);
         Core {
             token: config.token.clone(),
             config,
@@ -177,6 +184,7 @@ impl<S> Core<S> {
             subs: Registry::default(),
             sub_fetches: Fetches::default(),
             server_subs: BTreeMap::new(),
+            transports,
             effects: Effects::default(),
         }
     }
@@ -226,7 +234,7 @@ impl<S> Core<S> {
             if deadline <= now {
                 self.emit_error(Error::Timeout(TimeoutError::connect_reply(self.config.timeout)));
                 self.drop_link();
-                self.schedule_reconnect(now);
+                self.attempt_failed(now);
             }
         }
         if self.ping.is_some_and(|ping| ping.deadline <= now) {

@@ -208,7 +208,7 @@ impl CoreLoop {
             match effect {
                 Effect::SendCommand { .. } => unreachable!("sends are batched above"),
                 Effect::WriteCall { generation, call } => self.write_encoded(generation, call.bytes),
-                Effect::Dial { generation } => self.dial(generation, 0),
+                Effect::Dial { generation, transport } => self.dial(generation, transport),
                 Effect::ConnectionUp { generation } => {
                     if let Some(connection) =
                         self.connections.get(&generation).and_then(|e| e.connection.clone())

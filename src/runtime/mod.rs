@@ -137,7 +137,8 @@ pub(crate) fn start<T>(
         std::iter::once(endpoint).chain(config.fallback_transports.iter().cloned()).collect();
     let transport = TransportConfig::new(&endpoints, config)?;
     let ids = Arc::new(CommandIds::default());
-    let core = Core::new(core_config(config, Arc::clone(&ids)), StdRng::from_rng(&mut rand::rng()));
+    let core =
+        Core::new(core_config(config, Arc::clone(&ids), endpoints.len()), StdRng::from_rng(&mut rand::rng()));
     let (inputs, receiver) = crossbeam_channel::unbounded();
     let backlog = Arc::new(Backlog::new(config.event_queue_limit));
     let codec = Codec::new(config.protocol, config.max_message_size);
@@ -171,7 +172,7 @@ pub(crate) fn start<T>(
 }
 
 /// The state machine's settings, from the client's configuration.
-fn core_config(config: &ClientConfig, ids: Arc<CommandIds>) -> CoreConfig {
+fn core_config(config: &ClientConfig, ids: Arc<CommandIds>, transports: usize) -> CoreConfig {
     CoreConfig {
         ids,
         token: config.token.clone(),
@@ -185,6 +186,7 @@ fn core_config(config: &ClientConfig, ids: Arc<CommandIds>) -> CoreConfig {
         max_server_ping_delay: config.max_server_ping_delay,
         json: config.protocol == Protocol::Json,
         max_message_size: config.max_message_size,
+        transports,
     }
 }
 

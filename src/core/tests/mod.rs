@@ -8,3 +8,4 @@ mod connection;
 mod sim;
 mod subscriptions;
 mod tokens;
+mod transports;

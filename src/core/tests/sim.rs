@@ -39,6 +39,7 @@ pub(super) fn config(token: &str, has_token_getter: bool) -> CoreConfig {
         max_server_ping_delay: Duration::from_secs(10),
         json: true,
         max_message_size: 1 << 20,
+        transports: 1,
     }
 }
 
@@ -121,7 +122,15 @@ impl Sim {
 
 pub(super) fn dialed(effects: &[Effect<u32>]) -> Option<u64> {
     effects.iter().find_map(|effect| match effect {
-        Effect::Dial { generation } => Some(*generation),
+        Effect::Dial { generation, .. } => Some(*generation),
+        _ => None,
+    })
+}
+
+/// The generation and transport of the dial among `effects`, if any.
+pub(super) fn dialed_on(effects: &[Effect<u32>]) -> Option<(u64, usize)> {
+    effects.iter().find_map(|effect| match effect {
+        Effect::Dial { generation, transport } => Some((*generation, *transport)),
         _ => None,
     })
 }
