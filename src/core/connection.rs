@@ -15,6 +15,10 @@ use crate::protocol::{Command, ConnectRequest, Reply};
 use crate::token::TokenError;
 use crate::types::ClientState;
 
+/// How long a sleep a connection to a server that does not ping is trusted to survive (the
+/// server's default ping interval, 25 s, plus the default allowed delay, 10 s).
+const SLEEP_WITHOUT_PINGS: Duration = Duration::from_secs(35);
+
 /// Where the current connection attempt stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Link {
@@ -323,6 +327,31 @@ impl<S> Core<S> {
         // Subscriptions added during the handshake.
         self.resubscribe_all(now);
         self.connected_calls();
+    }
+
+    /// The machine slept for `slept` (wall time that the monotonic clock did not see, found by
+    /// the runtime). A connection that slept through a whole ping window is dead on the
+    /// server's side (it expected pongs): the client reconnects at once with code 2 "no ping",
+    /// instead of waiting out the watchdog's window. A shorter sleep only restarts the window.
+    /// Token refreshes due meanwhile (the tokens expire in wall time) are due now.
+    pub(crate) fn resumed(&mut self, slept: Duration, now: Instant) {
+        log::debug!("the machine slept for {slept:?}");
+        let earlier = |at: Instant| at.checked_sub(slept).map_or(now, |at| at.max(now));
+        if let Refresh::Due(at) = self.refresh {
+            self.refresh = Refresh::Due(earlier(at));
+        }
+        for sub in self.subs.values_mut() {
+            sub.resumed(slept, now);
+        }
+        if self.link.up().is_none() {
+            return;
+        }
+        let window = self.ping.map_or(SLEEP_WITHOUT_PINGS, |ping| ping.window);
+        if slept >= window {
+            self.lose_connection(ConnectingCode::NoPing, now);
+        } else if let Some(ping) = &mut self.ping {
+            ping.rearm(now);
+        }
     }
 
     // ---- losing the connection -----------------------------------------------------------

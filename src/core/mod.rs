@@ -18,6 +18,12 @@
 //!   connection. A getter failure other than `Unauthorized` is retried after 10–20 s.
 //! - Every transport input carries the generation of its connection and every token result its
 //!   attempt number; results of superseded connections or attempts are ignored.
+//! - After the machine slept (the runtime finds it by the clocks), a connection that slept
+//!   through a whole ping window is taken as dead at once (code 2) rather than checked: the
+//!   server stopped waiting for its pongs long ago. A shorter sleep restarts the window.
+//! - Which transport an attempt uses is decided here too (`transports`): the first round over
+//!   the list at once, the transport that connected kept, the list tried again after it fails
+//!   three attempts in a row.
 //!
 //! Layout: this file holds `Core`, its settings, its deadlines and `tick`. The client's
 //! transitions are in `connection` (connecting, losing the connection, stopping),

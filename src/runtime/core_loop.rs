@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
@@ -13,6 +13,7 @@ use super::call::Link;
 use super::executor::Lanes;
 use super::getters::{GetterRequest, GetterWorker};
 use super::port::StateCell;
+use super::sleep::SleepWatch;
 use super::{Input, Slot, SubscriptionCell, TransportEvent, connection};
 use crate::codec::Codec;
 use crate::core::SubId;
@@ -103,12 +104,19 @@ impl CoreLoop {
     }
 
     pub(super) fn run(mut self) {
+        let mut sleep = SleepWatch::new(SystemTime::now(), Instant::now());
         while self.core.state() != ClientState::Closed {
-            let input = match self.core.next_deadline() {
+            // While connected, the clocks are looked at now and then (see `sleep`).
+            let look = (self.core.state() == ClientState::Connected).then(|| sleep.next_look());
+            let deadline = [self.core.next_deadline(), look].into_iter().flatten().min();
+            let input = match deadline {
                 Some(deadline) => self.inputs.recv_deadline(deadline),
                 None => self.inputs.recv().map_err(|_| RecvTimeoutError::Disconnected),
             };
             let now = Instant::now();
+            if let Some(slept) = sleep.look(SystemTime::now(), now) {
+                self.core.resumed(slept, now);
+            }
             match input {
                 Ok(input) => {
                     self.handle(input, now);

@@ -34,6 +34,7 @@ mod delivery;
 mod executor;
 mod getters;
 mod port;
+mod sleep;
 
 use std::sync::Arc;
 use std::thread::JoinHandle;

@@ -220,6 +220,13 @@ impl<S> Sub<S> {
             .min()
     }
 
+    /// The machine slept for `slept`: a token refresh due meanwhile (in wall time) is due now.
+    pub(in crate::core) fn resumed(&mut self, slept: Duration, now: Instant) {
+        if let SubRefresh::Due(at) = self.refresh {
+            self.refresh = SubRefresh::Due(at.checked_sub(slept).map_or(now, |at| at.max(now)));
+        }
+    }
+
     /// Forgets token, position and delta base (unsubscribe push 2502, disconnect 3014).
     pub(in crate::core) fn invalidate(&mut self) {
         self.token.clear();

@@ -307,3 +307,43 @@ fn a_message_push_becomes_a_message_event() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn a_sleep_longer_than_the_ping_window_reconnects_at_once_with_code_2() {
+    let mut sim = Sim::new(config("", false));
+    // Pings every 25 s, 10 s allowed on top: a 35 s window.
+    sim.connected(ping_result(25, true));
+    sim.core.resumed(Duration::from_secs(40), sim.now);
+    let effects = sim.core.take_effects();
+    assert_eq!(sim.core.state(), ClientState::Connecting);
+    assert!(
+        events(&effects).iter().any(|event| matches!(event, ClientEvent::Connecting(e) if e.code() == 2)),
+        "{effects:?}"
+    );
+}
+
+#[test]
+fn a_short_sleep_restarts_the_ping_window_and_keeps_the_connection() {
+    let mut sim = Sim::new(config("", false));
+    sim.connected(ping_result(25, true));
+    sim.advance(Duration::from_secs(30));
+    sim.core.resumed(Duration::from_secs(20), sim.now);
+    assert!(sim.core.take_effects().is_empty());
+    assert_eq!(sim.core.state(), ClientState::Connected);
+    // A full window from the wake-up: 35 s, not the 5 s that were left.
+    let (waited, _) = sim.run_to_next_deadline();
+    assert_eq!(waited, Duration::from_secs(35));
+}
+
+#[test]
+fn a_token_refresh_due_during_a_sleep_is_due_at_the_wake_up() {
+    let mut sim = Sim::new(config("a token", true));
+    // The token expires in 15 s of wall time; the machine sleeps 20 s, under the ping window.
+    sim.connected(ConnectResult { expires: true, ttl: 15, ..ping_result(25, true) });
+    sim.advance(Duration::from_secs(10));
+    sim.core.resumed(Duration::from_secs(20), sim.now);
+    assert_eq!(sim.core.state(), ClientState::Connected);
+    let (waited, effects) = sim.run_to_next_deadline();
+    assert_eq!(waited, Duration::ZERO, "the refresh is due at once");
+    assert!(token_fetch(&effects).is_some(), "{effects:?}");
+}
