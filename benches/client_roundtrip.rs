@@ -1,5 +1,6 @@
-//! RPC round trip of the client against a raw tungstenite socket, on the same local Centrifugo
-//! in the same run, plus idle wake-ups and threads of a connected client.
+//! RPC round trip of the client, over WebSocket and over HTTP-streaming, against a raw
+//! tungstenite socket, on the same local Centrifugo in the same run, plus idle wake-ups and
+//! threads of a connected client.
 //!
 //! `cargo bench --bench client_roundtrip` (add `-- --quick` for a short run). The raw baseline
 //! sends the same `rpc` command (method `ping`, answered by Centrifugo itself) over a plain
@@ -13,7 +14,7 @@ mod raw;
 use std::time::{Duration, Instant};
 
 use centrifuge_blocking::unversioned::{Command, RpcRequest};
-use centrifuge_blocking::{Client, ClientConfig, Protocol, listener::NoopListener};
+use centrifuge_blocking::{Client, ClientConfig, Protocol, TransportEndpoint, listener::NoopListener};
 use centrifuge_test_harness::Centrifugo;
 use raw::RawConnection;
 
@@ -33,22 +34,28 @@ fn main() {
         // Alternate blocks of both participants, so that drift in the machine's speed (shared
         // VMs drift by tens of percent within a minute) hits both alike.
         let mut raw_participant = RawParticipant::new(&server.ws_url(), protocol);
-        let mut our_participant = OurParticipant::new(&server.ws_url(), protocol);
-        let (mut raw, mut ours) = (Vec::new(), Vec::new());
+        let mut our_participant =
+            OurParticipant::new(TransportEndpoint::websocket(server.ws_url()), protocol);
+        let mut streaming =
+            OurParticipant::new(TransportEndpoint::http_stream(server.http_stream_url()), protocol);
+        let (mut raw, mut ours, mut ours_streaming) = (Vec::new(), Vec::new(), Vec::new());
         let block = rounds / BLOCKS;
         for _ in 0..BLOCKS {
             raw.extend((0..block).map(|_| raw_participant.round_trip()));
             ours.extend((0..block).map(|_| our_participant.round_trip()));
+            ours_streaming.extend((0..block).map(|_| streaming.round_trip()));
         }
         our_participant.client.close();
+        streaming.client.close();
         let raw_stats = Stats::of(raw);
-        let our_stats = Stats::of(ours);
         println!("| {protocol:?} | raw tungstenite | {} | 1.00 |", raw_stats.row());
-        println!(
-            "| {protocol:?} | centrifuge-blocking | {} | {:.2} |",
-            our_stats.row(),
-            our_stats.p50 / raw_stats.p50
-        );
+        for (name, samples) in [
+            ("centrifuge-blocking, WebSocket", ours),
+            ("centrifuge-blocking, HTTP-streaming", ours_streaming),
+        ] {
+            let stats = Stats::of(samples);
+            println!("| {protocol:?} | {name} | {} | {:.2} |", stats.row(), stats.p50 / raw_stats.p50);
+        }
     }
     println!();
     idle_wakeups(&server.ws_url(), idle);
@@ -89,9 +96,9 @@ struct OurParticipant {
 }
 
 impl OurParticipant {
-    fn new(url: &str, protocol: Protocol) -> OurParticipant {
+    fn new(endpoint: TransportEndpoint, protocol: Protocol) -> OurParticipant {
         let client =
-            Client::new(url, ClientConfig::default().protocol(protocol), NoopListener).expect("client");
+            Client::new(endpoint, ClientConfig::default().protocol(protocol), NoopListener).expect("client");
         client.connect().expect("connect");
         client.ready(Duration::from_secs(10)).expect("connected");
         let mut participant = OurParticipant { client };

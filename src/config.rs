@@ -61,6 +61,7 @@ pub struct ClientConfig {
     pub(crate) danger_accept_invalid_certs: bool,
     pub(crate) proxy: Proxy,
     pub(crate) fallback_transports: Vec<crate::transports::TransportEndpoint>,
+    pub(crate) sleep_detection: bool,
 }
 
 impl Default for ClientConfig {
@@ -85,6 +86,7 @@ impl Default for ClientConfig {
             danger_accept_invalid_certs: false,
             proxy: Proxy::FromEnvironment,
             fallback_transports: Vec::new(),
+            sleep_detection: true,
         }
     }
 }
@@ -206,6 +208,16 @@ impl ClientConfig {
         self
     }
 
+    /// Whether the client notices the machine's sleep (a laptop's closed lid): while connected,
+    /// its core thread compares the wall clock with the monotonic clock every 5 s, and after a
+    /// sleep through the server's ping window reconnects at once instead of waiting out the
+    /// window (see the README's Networks section). Costs those wake-ups; a service that never
+    /// sleeps, with many clients, can turn it off. Defaults to on.
+    pub fn sleep_detection(mut self, detect: bool) -> ClientConfig {
+        self.sleep_detection = detect;
+        self
+    }
+
     /// Trusts a PEM-encoded certificate (for `wss://`), in addition to the system's roots.
     pub fn add_root_certificate_pem(mut self, pem: impl Into<Vec<u8>>) -> ClientConfig {
         self.root_certificates.push(RootCertificate::Pem(pem.into()));
@@ -322,6 +334,7 @@ impl fmt::Debug for ClientConfig {
             .field("max_message_size", &self.max_message_size)
             .field("executor_lanes", &self.executor_lanes)
             .field("event_queue_limit", &self.event_queue_limit)
+            .field("sleep_detection", &self.sleep_detection)
             .field("root_certificates", &self.root_certificates.len())
             .field("danger_accept_invalid_certs", &self.danger_accept_invalid_certs)
             .field("proxy", &self.proxy)

@@ -45,6 +45,7 @@ pub(super) struct CoreLoopParts {
     pub(super) backlog: Arc<Backlog>,
     pub(super) token_getter: Option<Arc<dyn TokenGetter>>,
     pub(super) shutdown_bound: Duration,
+    pub(super) sleep_detection: bool,
 }
 
 pub(super) struct CoreLoop {
@@ -72,6 +73,8 @@ pub(super) struct CoreLoop {
     /// every subscription is in stays small).
     sub_getters: HashMap<SubId, SubscriptionGetters>,
     shutdown_bound: Duration,
+    /// Whether to look at the clocks for the machine's sleep (see `sleep`).
+    sleep_detection: bool,
 }
 
 /// A subscription's token and state getters.
@@ -100,6 +103,7 @@ impl CoreLoop {
             sub_cells: HashMap::new(),
             sub_getters: HashMap::new(),
             shutdown_bound: parts.shutdown_bound,
+            sleep_detection: parts.sleep_detection,
         }
     }
 
@@ -107,14 +111,15 @@ impl CoreLoop {
         let mut sleep = SleepWatch::new(SystemTime::now(), Instant::now());
         while self.core.state() != ClientState::Closed {
             // While connected, the clocks are looked at now and then (see `sleep`).
-            let look = (self.core.state() == ClientState::Connected).then(|| sleep.next_look());
+            let look = (self.sleep_detection && self.core.state() == ClientState::Connected)
+                .then(|| sleep.next_look());
             let deadline = [self.core.next_deadline(), look].into_iter().flatten().min();
             let input = match deadline {
                 Some(deadline) => self.inputs.recv_deadline(deadline),
                 None => self.inputs.recv().map_err(|_| RecvTimeoutError::Disconnected),
             };
             let now = Instant::now();
-            if let Some(slept) = sleep.look(SystemTime::now(), now) {
+            if let Some(slept) = sleep.look(SystemTime::now(), now).filter(|_| self.sleep_detection) {
                 self.core.resumed(slept, now);
             }
             match input {

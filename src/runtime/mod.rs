@@ -166,6 +166,7 @@ pub(crate) fn start<T>(
         backlog,
         token_getter: config.token_getter.clone(),
         shutdown_bound: config.connect_timeout.max(config.timeout) + Duration::from_secs(1),
+        sleep_detection: config.sleep_detection,
     });
     let core_thread = spawn("centrifuge-core".into(), move || core_loop.run())?;
     port.started(core_thread);

@@ -6,7 +6,8 @@
 //! The core thread compares the clocks at every wake-up, and while connected wakes at least
 //! every [`SLEEP_CHECK`] for it, so a sleep is noticed within that time after the machine
 //! wakes instead of after the ping watchdog's window (up to 35 s). That costs one wake-up per
-//! [`SLEEP_CHECK`] of a connected client (measured in BENCHMARKS.md's idle figures).
+//! [`SLEEP_CHECK`] of a connected client (measured in BENCHMARKS.md's idle figures), and
+//! `ClientConfig::sleep_detection(false)` turns it off.
 //!
 //! Limits: on Windows the monotonic clock counts suspended time, so a sleep is not seen
 //! there (the ping watchdog still notices the dead connection). A wall clock set forward by
@@ -16,7 +17,7 @@
 use std::time::{Duration, Instant, SystemTime};
 
 /// How often a connected client's core thread looks at the clocks when nothing else wakes it.
-pub(super) const SLEEP_CHECK: Duration = Duration::from_secs(3);
+pub(super) const SLEEP_CHECK: Duration = Duration::from_secs(5);
 
 /// How far the wall clock must run ahead of the monotonic one to count as a sleep.
 pub(super) const SLEEP_GAP: Duration = Duration::from_secs(3);
