@@ -64,6 +64,63 @@ impl log::Log for RecentWarnings {
 
 static LOGGER: RecentWarnings = RecentWarnings;
 
+/// What a subscription listener saw, as plain data: the checks below run on these, so that
+/// they can also be fed made-up logs (see the `checker` tests at the end).
+#[derive(Clone, Debug, PartialEq)]
+enum SubSeen {
+    Subscribing { code: u32 },
+    Subscribed { was_recovering: bool, recovered: bool, top: Option<u64> },
+    Publication { offset: u64, data: Vec<u8> },
+    Unsubscribed { code: u32 },
+    Error(String),
+    Other,
+}
+
+impl SubSeen {
+    fn of(event: &SubscriptionEvent) -> SubSeen {
+        match event {
+            SubscriptionEvent::Subscribing(event) => SubSeen::Subscribing { code: event.code() },
+            SubscriptionEvent::Subscribed(event) => SubSeen::Subscribed {
+                was_recovering: event.was_recovering(),
+                recovered: event.recovered(),
+                top: event.position_after_recovery().map(|position| position.offset),
+            },
+            SubscriptionEvent::Publication(event) => {
+                SubSeen::Publication { offset: event.publication().offset(), data: event.data().to_vec() }
+            }
+            SubscriptionEvent::Unsubscribed(event) => SubSeen::Unsubscribed { code: event.code() },
+            SubscriptionEvent::Error(event) => SubSeen::Error(format!("{:?}", event.error())),
+            _ => SubSeen::Other,
+        }
+    }
+}
+
+/// What the client listener saw, as plain data.
+#[derive(Clone, Debug, PartialEq)]
+enum ClientSeen {
+    Connecting { code: u32, reason: String },
+    Connected,
+    Disconnected { code: u32, reason: String },
+    Error(String),
+    Other,
+}
+
+impl ClientSeen {
+    fn of(event: &ClientEvent) -> ClientSeen {
+        match event {
+            ClientEvent::Connecting(event) => {
+                ClientSeen::Connecting { code: event.code(), reason: event.reason().to_string() }
+            }
+            ClientEvent::Connected(_) => ClientSeen::Connected,
+            ClientEvent::Disconnected(event) => {
+                ClientSeen::Disconnected { code: event.code(), reason: event.reason().to_string() }
+            }
+            ClientEvent::Error(event) => ClientSeen::Error(format!("{:?}", event.error())),
+            _ => ClientSeen::Other,
+        }
+    }
+}
+
 #[test]
 fn chaos_seeds_keep_every_invariant() {
     let _ = log::set_logger(&LOGGER);
@@ -105,23 +162,26 @@ fn run(seed: u64, server: &Centrifugo) -> Result<usize, String> {
         .min_reconnect_delay(Duration::from_millis(20))
         .max_reconnect_delay(Duration::from_millis(200));
 
-    let client_log: Arc<Mutex<Vec<ClientEvent>>> = Arc::default();
+    let client_log: Arc<Mutex<Vec<ClientSeen>>> = Arc::default();
     let log = Arc::clone(&client_log);
     let url = format!("ws://127.0.0.1:{}/connection/websocket", proxy.port());
-    let client =
-        Client::new(&url, config, move |_: &Client, event: ClientEvent| log.lock().unwrap().push(event))
-            .map_err(|err| format!("client: {err}"))?;
+    let client = Client::new(&url, config, move |_: &Client, event: ClientEvent| {
+        log.lock().unwrap().push(ClientSeen::of(&event))
+    })
+    .map_err(|err| format!("client: {err}"))?;
 
     let channels: Vec<String> = (0..CHANNELS).map(|k| format!("hist:chaos-{seed}-{k}")).collect();
     let mut logs = Vec::new();
     for channel in &channels {
-        let log: Arc<Mutex<Vec<SubscriptionEvent>>> = Arc::default();
+        let log: Arc<Mutex<Vec<SubSeen>>> = Arc::default();
         let writer = Arc::clone(&log);
         let sub = client
             .new_subscription(
                 channel,
                 SubscriptionConfig::default(),
-                move |_: &Subscription, event: SubscriptionEvent| writer.lock().unwrap().push(event),
+                move |_: &Subscription, event: SubscriptionEvent| {
+                    writer.lock().unwrap().push(SubSeen::of(&event))
+                },
             )
             .map_err(|err| format!("subscription: {err}"))?;
         sub.subscribe().map_err(|err| err.to_string())?;
@@ -178,14 +238,15 @@ fn run(seed: u64, server: &Centrifugo) -> Result<usize, String> {
     let publish_seed: u64 = rng.random();
     let api = server.api().clone();
     let publish_channels = channels.clone();
-    let publisher = std::thread::spawn(move || -> Result<BTreeMap<String, Vec<u64>>, String> {
+    let publisher = std::thread::spawn(move || -> Result<BTreeMap<String, Vec<(u64, String)>>, String> {
         let mut rng = StdRng::seed_from_u64(publish_seed);
-        let mut published: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+        let mut published: BTreeMap<String, Vec<(u64, String)>> = BTreeMap::new();
         for n in 0..PUBLICATIONS {
             let channel = &publish_channels[rng.random_range(0..CHANNELS)];
-            let result = api.publish(channel, &format!(r#"{{"n":{n}}}"#)).map_err(|err| err.to_string())?;
+            let payload = format!(r#"{{"n":{n}}}"#);
+            let result = api.publish(channel, &payload).map_err(|err| err.to_string())?;
             let offset = result["offset"].as_u64().ok_or("the API gave no offset")?;
-            published.entry(channel.clone()).or_default().push(offset);
+            published.entry(channel.clone()).or_default().push((offset, payload));
             std::thread::sleep(Duration::from_millis(rng.random_range(0..25)));
         }
         Ok(published)
@@ -250,22 +311,10 @@ fn run(seed: u64, server: &Centrifugo) -> Result<usize, String> {
     // 1 and 3: deliveries and event order.
     for (sub, log) in &logs {
         let log = log.lock().unwrap();
-        check_subscription_events(&log).map_err(|why| format!("{}: {why}", sub.channel()))?;
-        let delivered = delivered(&log);
-        if delivered.windows(2).any(|pair| pair[0] >= pair[1]) {
-            return Err(format!("{}: offsets out of order or twice: {delivered:?}", sub.channel()));
-        }
-        if !reported_loss(&log) {
-            let expected = published.get(sub.channel()).cloned().unwrap_or_default();
-            let missing: Vec<&u64> = expected.iter().filter(|offset| !delivered.contains(offset)).collect();
-            if !missing.is_empty() {
-                return Err(format!(
-                    "{}: offsets {missing:?} never delivered (caught up: {})",
-                    sub.channel(),
-                    caught_up.is_ok()
-                ));
-            }
-        }
+        let expected = published.get(sub.channel()).map(Vec::as_slice).unwrap_or_default();
+        check_subscription_events(&log)
+            .and_then(|()| check_deliveries(&log, expected))
+            .map_err(|why| format!("{}: {why} (caught up: {})", sub.channel(), caught_up.is_ok()))?;
     }
     check_client_events(&client_log.lock().unwrap())?;
     Ok(fault_count)
@@ -304,24 +353,42 @@ fn calls(n: usize, client: &Client, stop: &AtomicBool, violations: &Mutex<Vec<St
     }
 }
 
-fn delivered(log: &[SubscriptionEvent]) -> Vec<u64> {
+fn delivered(log: &[SubSeen]) -> Vec<u64> {
     log.iter()
         .filter_map(|event| match event {
-            SubscriptionEvent::Publication(publication) => Some(publication.publication().offset()),
+            SubSeen::Publication { offset, .. } => Some(*offset),
             _ => None,
         })
         .collect()
 }
 
-fn reported_loss(log: &[SubscriptionEvent]) -> bool {
-    log.iter().any(
-        |event| matches!(event, SubscriptionEvent::Subscribed(s) if s.was_recovering() && !s.recovered()),
-    )
+fn reported_loss(log: &[SubSeen]) -> bool {
+    log.iter()
+        .any(|event| matches!(event, SubSeen::Subscribed { was_recovering: true, recovered: false, .. }))
+}
+
+/// Invariant 1 for one subscription: `published` (offset, payload) against what it delivered.
+fn check_deliveries(log: &[SubSeen], published: &[(u64, String)]) -> Result<(), String> {
+    let delivered = delivered(log);
+    if delivered.windows(2).any(|pair| pair[0] >= pair[1]) {
+        return Err(format!("offsets out of order or twice: {delivered:?}"));
+    }
+    if !reported_loss(log) {
+        let missing: Vec<u64> = published
+            .iter()
+            .map(|(offset, _)| *offset)
+            .filter(|offset| !delivered.contains(offset))
+            .collect();
+        if !missing.is_empty() {
+            return Err(format!("offsets {missing:?} never delivered"));
+        }
+    }
+    Ok(())
 }
 
 /// Subscribed never twice without subscribing between; publications only while subscribed;
 /// nothing after the final unsubscribed; codes from the tables.
-fn check_subscription_events(log: &[SubscriptionEvent]) -> Result<(), String> {
+fn check_subscription_events(log: &[SubSeen]) -> Result<(), String> {
     let mut subscribed = false;
     let mut ended = false;
     for event in log {
@@ -329,23 +396,23 @@ fn check_subscription_events(log: &[SubscriptionEvent]) -> Result<(), String> {
             return Err(format!("an event after the final unsubscribed: {event:?}"));
         }
         match event {
-            SubscriptionEvent::Subscribing(event) => {
-                if !(event.code() <= 1 || event.code() >= 2500) {
-                    return Err(format!("subscribing with code {}", event.code()));
+            SubSeen::Subscribing { code } => {
+                if !(*code <= 1 || *code >= 2500) {
+                    return Err(format!("subscribing with code {code}"));
                 }
                 subscribed = false;
             }
-            SubscriptionEvent::Subscribed(_) => {
+            SubSeen::Subscribed { .. } => {
                 if subscribed {
                     return Err("subscribed twice without subscribing between".into());
                 }
                 subscribed = true;
             }
-            SubscriptionEvent::Unsubscribed(event) => {
+            SubSeen::Unsubscribed { code } => {
                 subscribed = false;
-                ended = event.code() == 2;
+                ended = *code == 2;
             }
-            SubscriptionEvent::Publication(_) if !subscribed => {
+            SubSeen::Publication { .. } if !subscribed => {
                 return Err("a publication while not subscribed".into());
             }
             _ => {}
@@ -357,21 +424,19 @@ fn check_subscription_events(log: &[SubscriptionEvent]) -> Result<(), String> {
     Ok(())
 }
 
-fn check_client_events(log: &[ClientEvent]) -> Result<(), String> {
+fn check_client_events(log: &[ClientSeen]) -> Result<(), String> {
     let mut closed = false;
     for event in log {
         if closed {
             return Err(format!("a client event after close: {event:?}"));
         }
         match event {
-            ClientEvent::Connecting(event)
-                if !(event.code() <= 4 || (3000..5000).contains(&event.code())) =>
-            {
-                return Err(format!("connecting with code {}", event.code()));
+            ClientSeen::Connecting { code, .. } if !(*code <= 4 || (3000..5000).contains(code)) => {
+                return Err(format!("connecting with code {code}"));
             }
-            ClientEvent::Disconnected(event) => {
-                if event.reason() != "client closed" {
-                    return Err(format!("disconnected ({} {}) before close", event.code(), event.reason()));
+            ClientSeen::Disconnected { code, reason } => {
+                if reason != "client closed" {
+                    return Err(format!("disconnected ({code} {reason}) before close"));
                 }
                 closed = true;
             }
