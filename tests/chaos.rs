@@ -24,19 +24,26 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use centrifuge_blocking::{
-    Client, ClientConfig, ClientEvent, Protocol, Subscription, SubscriptionConfig, SubscriptionEvent,
-    SubscriptionState, codes,
+    Client, ClientConfig, ClientEvent, ClientState, Protocol, Subscription, SubscriptionConfig,
+    SubscriptionEvent, SubscriptionState, codes,
 };
 use centrifuge_test_harness::{Centrifugo, Claims, HMAC_SECRET};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use support::fault_proxy::{FaultProxy, Faults};
+use support::panics;
 
 const CHANNELS: usize = 3;
 const PUBLICATIONS: usize = 40;
 const CALL_TIMEOUT: Duration = Duration::from_millis(1000);
 const CALL_MARGIN: Duration = Duration::from_millis(500);
 const CATCH_UP: Duration = Duration::from_secs(20);
+/// How long, once the faults are over, the client has to answer one call correctly.
+const SETTLE: Duration = Duration::from_secs(10);
+/// The publisher's 40 publications through the local server API take about a second.
+const PUBLISHER_LIMIT: Duration = Duration::from_secs(30);
+/// `close()`'s documented bound, `max(connect_timeout, timeout) + 1 s`, plus the margin.
+const CLOSE_LIMIT: Duration = Duration::from_millis(1000 + 1000 + 500);
 
 /// Keeps the client's warnings and errors of the current run, to explain a failure.
 struct RecentWarnings;
@@ -121,8 +128,14 @@ impl ClientSeen {
     }
 }
 
+/// Held by the seeds and by the self-test that panics on a thread named like a client's: that
+/// panic must not land in a seed's watch.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
 #[test]
 fn chaos_seeds_keep_every_invariant() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    panics::watch();
     let _ = log::set_logger(&LOGGER);
     log::set_max_level(log::LevelFilter::Warn);
     let first: u64 = std::env::var("CHAOS_FIRST_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(1);
@@ -132,7 +145,17 @@ fn chaos_seeds_keep_every_invariant() {
     let mut faults = 0;
     for seed in first..first + count {
         WARNINGS.lock().unwrap().clear();
-        match run(seed, &server) {
+        // Printed first, so that a run that hangs or crashes still names its seed.
+        println!("chaos: seed {seed}");
+        let mark = panics::count();
+        let outcome = run(seed, &server);
+        let panicked = panics::since(mark);
+        let outcome = match outcome {
+            Ok(_) if !panicked.is_empty() => Err(format!("client threads panicked: {panicked:?}")),
+            Err(why) if !panicked.is_empty() => Err(format!("{why}; client threads panicked: {panicked:?}")),
+            outcome => outcome,
+        };
+        match outcome {
             Ok(applied) => faults += applied,
             Err(failure) => panic!(
                 "seed {seed} broke an invariant: {failure}\nthe client's warnings in this run: {:#?}\nreplay: CHAOS_FIRST_SEED={seed} CHAOS_SEEDS=1 cargo test --test chaos",
@@ -198,7 +221,10 @@ fn run(seed: u64, server: &Centrifugo) -> Result<usize, String> {
     let callers: Vec<_> = (0..2)
         .map(|n| {
             let (client, stop, violations) = (client.clone(), Arc::clone(&stop), Arc::clone(&violations));
-            std::thread::spawn(move || calls(n, &client, &stop, &violations))
+            helper(&format!("caller {n}"), move || {
+                calls(n, &client, &stop, &violations);
+                Ok(())
+            })
         })
         .collect();
     // Subscribing and unsubscribing in a loop, across faults, must never leave the server
@@ -211,7 +237,7 @@ fn run(seed: u64, server: &Centrifugo) -> Result<usize, String> {
         let log = Arc::clone(&churn_log);
         let churn_listener =
             move |_: &Subscription, event: SubscriptionEvent| log.lock().unwrap().push(SubSeen::of(&event));
-        std::thread::spawn(move || -> Result<(), String> {
+        helper("churn thread", move || {
             let sub = client
                 .new_subscription(&channel, SubscriptionConfig::default(), churn_listener)
                 .map_err(|err| format!("the churn thread could not create its subscription: {err}"))?;
@@ -231,7 +257,7 @@ fn run(seed: u64, server: &Centrifugo) -> Result<usize, String> {
     let publish_seed: u64 = rng.random();
     let api = server.api().clone();
     let publish_channels = channels.clone();
-    let publisher = std::thread::spawn(move || -> Result<BTreeMap<String, Vec<(u64, String)>>, String> {
+    let publisher = helper("publisher", move || {
         let mut rng = StdRng::seed_from_u64(publish_seed);
         let mut published: BTreeMap<String, Vec<(u64, String)>> = BTreeMap::new();
         for n in 0..PUBLICATIONS {
@@ -275,7 +301,8 @@ fn run(seed: u64, server: &Centrifugo) -> Result<usize, String> {
         }
         proxy.set(Faults::default());
     }
-    let published = publisher.join().map_err(|_| "the publisher panicked".to_string())??;
+    let published: BTreeMap<String, Vec<(u64, String)>> =
+        publisher.finish(Instant::now() + PUBLISHER_LIMIT)?;
 
     // Faults are over: every subscription must catch up (or say it could not).
     let caught_up = wait_until(CATCH_UP, || {
@@ -290,12 +317,23 @@ fn run(seed: u64, server: &Centrifugo) -> Result<usize, String> {
             lost || delivered >= expected
         })
     });
+    // A reader that died silently leaves the client "connected" and every call unanswered.
+    let settled = require_a_successful_call(&client, SETTLE);
     stop.store(true, Ordering::SeqCst);
+    // Each helper is in at most one call when told to stop; one that is not back within the
+    // call's bound is a hung call, reported with the seed instead of hanging the test.
+    let deadline = Instant::now() + CALL_TIMEOUT + CALL_MARGIN;
     for caller in callers {
-        caller.join().map_err(|_| "a caller panicked".to_string())?;
+        caller.finish(deadline)?;
     }
-    churn.join().map_err(|_| "the churn thread panicked".to_string())??;
-    client.close();
+    churn.finish(deadline)?;
+    settled?;
+    let closing = client.clone();
+    helper("close()", move || {
+        closing.close();
+        Ok(())
+    })
+    .finish(Instant::now() + CLOSE_LIMIT)?;
 
     // 4: threads. `close()` has joined them all, but a joined thread can still be listed in
     // /proc for a moment: the kernel wakes the joiner before it removes the task.
@@ -318,6 +356,63 @@ fn run(seed: u64, server: &Centrifugo) -> Result<usize, String> {
         .map_err(|why| format!("the churned subscription: {why}"))?;
     check_client_events(&client_log.lock().unwrap())?;
     Ok(fault_count)
+}
+
+/// A test thread whose result is collected by a deadline.
+struct Helper<T> {
+    name: String,
+    result: crossbeam_channel::Receiver<Result<T, String>>,
+}
+
+/// Runs `work` on a thread of its own (named `chaos-…`: its panics are not a client's).
+fn helper<T: Send + 'static>(
+    name: &str,
+    work: impl FnOnce() -> Result<T, String> + Send + 'static,
+) -> Helper<T> {
+    let (sender, result) = crossbeam_channel::bounded(1);
+    std::thread::Builder::new()
+        .name(format!("chaos-{}", name.replace(' ', "-")))
+        .spawn(move || {
+            let _ = sender.send(work());
+        })
+        .expect("spawn a chaos helper");
+    Helper { name: name.to_string(), result }
+}
+
+impl<T> Helper<T> {
+    /// The helper's result, or why there is none by `deadline` (it hangs, or it panicked).
+    fn finish(self, deadline: Instant) -> Result<T, String> {
+        match self.result.recv_deadline(deadline) {
+            Ok(result) => result.map_err(|why| format!("{}: {why}", self.name)),
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                Err(format!("the {} did not finish by its deadline: a call hangs", self.name))
+            }
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
+                Err(format!("the {} panicked", self.name))
+            }
+        }
+    }
+}
+
+/// One call must succeed within `limit`: retried while the client reconnects, but a client
+/// whose connection no longer reads (or answers wrongly) fails.
+fn require_a_successful_call(client: &Client, limit: Duration) -> Result<(), String> {
+    let deadline = Instant::now() + limit;
+    let mut last = String::from("no attempt");
+    while Instant::now() < deadline {
+        let _ = client.ready(deadline.saturating_duration_since(Instant::now()));
+        let payload = r#"{"settled":true}"#;
+        match client.rpc("echo", payload) {
+            Ok(answer) if answer == payload.as_bytes() => return Ok(()),
+            Ok(answer) => last = format!("echo answered {:?}", String::from_utf8_lossy(&answer)),
+            Err(err) => last = format!("{err:?}"),
+        }
+        // Stopped for good: nothing to wait for (and no call would wait).
+        if let state @ (ClientState::Disconnected | ClientState::Closed) = client.state() {
+            return Err(format!("the client is {state:?} after the faults ended; the last call: {last}"));
+        }
+    }
+    Err(format!("no call succeeded within {limit:?} after the faults ended; the last: {last}"))
 }
 
 /// Calls in a loop; records any that takes longer than its timeout plus the margin.
@@ -715,5 +810,77 @@ mod checker {
         let skipped = vec![SUBSCRIBE, UNSUBSCRIBED, subscribed(false, false, 0), UNSUBSCRIBED];
         let outcome = check_subscription_events(&skipped, Role::Churned);
         assert!(outcome.is_err(), "subscribed right after unsubscribed accepted: {outcome:?}");
+    }
+}
+
+/// The run's own machinery: hung and panicking helpers, a client that stops answering, a
+/// panic on a client thread.
+mod runner {
+    use super::*;
+    use support::fake_server::{FakeServer, connect_result};
+
+    #[test]
+    fn a_helper_that_hangs_fails_by_its_deadline() {
+        // Stands for a call that never returns: the helper waits on a channel nobody sends on.
+        let (_never_sent, never) = crossbeam_channel::bounded::<()>(0);
+        let hung = helper("caller 0", move || never.recv().map_err(|err| err.to_string()));
+        let started = Instant::now();
+        let outcome = hung.finish(Instant::now() + Duration::from_millis(100));
+        assert!(matches!(&outcome, Err(why) if why.contains("did not finish")), "{outcome:?}");
+        assert!(started.elapsed() < Duration::from_secs(1), "waited {:?}", started.elapsed());
+    }
+
+    #[test]
+    fn a_helper_that_panics_or_fails_is_reported() {
+        let panicking = helper("churn thread", || -> Result<(), String> { panic!("on purpose") });
+        let outcome = panicking.finish(Instant::now() + Duration::from_secs(5));
+        assert!(matches!(&outcome, Err(why) if why.contains("panicked")), "{outcome:?}");
+        let failing = helper("churn thread", || -> Result<(), String> { Err("no subscription".into()) });
+        let outcome = failing.finish(Instant::now() + Duration::from_secs(5));
+        assert_eq!(outcome, Err("churn thread: no subscription".into()));
+    }
+
+    /// A server that answers connect and then reads without answering: to the client, a
+    /// connection whose reading side died.
+    #[test]
+    fn a_client_that_gets_no_answers_fails_the_settling_call() {
+        let silent = FakeServer::start(Protocol::Json, |index, mut connection| {
+            connection.accept_connect(connect_result(&format!("c{index}"), 0));
+            connection.idle_until_gone();
+        });
+        let config = ClientConfig::default().timeout(Duration::from_millis(300));
+        let client = Client::new(&silent.url(), config, centrifuge_blocking::listener::NoopListener).unwrap();
+        client.connect().unwrap();
+        let outcome = require_a_successful_call(&client, Duration::from_millis(1500));
+        assert!(matches!(&outcome, Err(why) if why.contains("no call succeeded")), "{outcome:?}");
+        client.close();
+
+        let answering = FakeServer::start(Protocol::Json, |index, mut connection| {
+            connection.accept_connect(connect_result(&format!("c{index}"), 0));
+            connection.serve_echo();
+        });
+        let client = Client::new(
+            &answering.url(),
+            ClientConfig::default(),
+            centrifuge_blocking::listener::NoopListener,
+        )
+        .unwrap();
+        client.connect().unwrap();
+        assert_eq!(require_a_successful_call(&client, Duration::from_secs(5)), Ok(()));
+        client.close();
+    }
+
+    #[test]
+    fn a_panic_on_a_client_thread_is_seen() {
+        let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        panics::watch();
+        let mark = panics::count();
+        let thread = std::thread::Builder::new()
+            .name("centrifuge-selftest".into())
+            .spawn(|| panic!("a client thread's bug"))
+            .unwrap();
+        assert!(thread.join().is_err());
+        let seen = panics::since(mark);
+        assert!(seen.len() == 1 && seen[0].contains("a client thread's bug"), "{seen:?}");
     }
 }
