@@ -30,7 +30,7 @@ use centrifuge_blocking::{
 use centrifuge_test_harness::{Centrifugo, Claims, HMAC_SECRET};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
-use support::fault_proxy::{FaultProxy, Faults};
+use support::fault_proxy::{Effects, FaultProxy, Faults};
 use support::panics;
 
 const CHANNELS: usize = 3;
@@ -128,8 +128,8 @@ impl ClientSeen {
     }
 }
 
-/// Held by the seeds and by the self-test that panics on a thread named like a client's: that
-/// panic must not land in a seed's watch.
+/// Held by the seeds and by the self-tests that start client threads or panic on a thread
+/// named like a client's: a seed counts every such thread and panic in the process.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 #[test]
@@ -142,7 +142,7 @@ fn chaos_seeds_keep_every_invariant() {
     let count: u64 = std::env::var("CHAOS_SEEDS").ok().and_then(|v| v.parse().ok()).unwrap_or(4);
     let server = Centrifugo::shared();
     let started = Instant::now();
-    let mut faults = 0;
+    let mut total = Tally::default();
     for seed in first..first + count {
         WARNINGS.lock().unwrap().clear();
         // Printed first, so that a run that hangs or crashes still names its seed.
@@ -156,21 +156,104 @@ fn chaos_seeds_keep_every_invariant() {
             outcome => outcome,
         };
         match outcome {
-            Ok(applied) => faults += applied,
+            Ok(tally) => total.add(&tally),
             Err(failure) => panic!(
                 "seed {seed} broke an invariant: {failure}\nthe client's warnings in this run: {:#?}\nreplay: CHAOS_FIRST_SEED={seed} CHAOS_SEEDS=1 cargo test --test chaos",
                 WARNINGS.lock().unwrap()
             ),
         }
     }
+    if let Err(why) = total.check_run() {
+        panic!("chaos: {count} seeds from {first}: {why}\n{}", total.summary());
+    }
     println!(
-        "chaos: {count} seeds from {first}, {faults} faults injected, all invariants held in {:?}",
+        "chaos: {count} seeds from {first}: {}; all invariants held in {:.1?}",
+        total.summary(),
         started.elapsed()
     );
 }
 
-/// One seeded run; returns how many faults it injected.
-fn run(seed: u64, server: &Centrifugo) -> Result<usize, String> {
+/// What the faults of one seed, or of a whole run, actually did.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct Tally {
+    /// Faults the schedule asked for.
+    scheduled: u64,
+    /// Faults during which the proxy did something (cut, refused, dropped, delayed or
+    /// re-chunked at least once).
+    took_effect: u64,
+    /// What the proxy did, in all.
+    proxy: Effects,
+    /// The client's `connecting` events after the first, by code.
+    reconnects: BTreeMap<u32, u64>,
+    /// Resubscribes with recovery (every one recovered, or the seed failed).
+    recovered: u64,
+}
+
+impl Tally {
+    fn add(&mut self, seed: &Tally) {
+        self.scheduled += seed.scheduled;
+        self.took_effect += seed.took_effect;
+        self.proxy = self.proxy.plus(seed.proxy);
+        for (code, count) in &seed.reconnects {
+            *self.reconnects.entry(*code).or_default() += count;
+        }
+        self.recovered += seed.recovered;
+    }
+
+    fn reconnect_count(&self) -> u64 {
+        self.reconnects.values().sum()
+    }
+
+    /// One seed: faults were scheduled, so some must have happened; a connection cut while
+    /// the client used it must have made it reconnect.
+    fn check_seed(&self) -> Result<(), String> {
+        if self.scheduled > 0 && self.took_effect == 0 {
+            return Err(format!("{} faults scheduled, none took effect: {:?}", self.scheduled, self.proxy));
+        }
+        if self.proxy.cut > 0 && self.reconnect_count() == 0 {
+            return Err(format!("{} connections cut, and the client never reconnected", self.proxy.cut));
+        }
+        Ok(())
+    }
+
+    /// A whole run: "faults injected" must mean faults that happened, reconnects and
+    /// recoveries included.
+    fn check_run(&self) -> Result<(), String> {
+        if self.scheduled > 0 && (self.reconnect_count() == 0 || self.recovered == 0) {
+            return Err(format!(
+                "{} faults scheduled, but {} reconnects and {} recovered resubscribes: the faults did not bite",
+                self.scheduled,
+                self.reconnect_count(),
+                self.recovered
+            ));
+        }
+        Ok(())
+    }
+
+    fn summary(&self) -> String {
+        let codes: Vec<String> =
+            self.reconnects.iter().map(|(code, count)| format!("{count} × {code}")).collect();
+        let p = self.proxy;
+        format!(
+            "{} faults scheduled, {} took effect (connections cut {}, refused {}; chunks blackholed {}, \
+             delayed {}, written byte by byte {}); the client reconnected {} times (codes: {}) and \
+             resubscribed with recovery {} times, all recovered",
+            self.scheduled,
+            self.took_effect,
+            p.cut,
+            p.refused,
+            p.blackholed,
+            p.delayed,
+            p.one_byte,
+            self.reconnect_count(),
+            if codes.is_empty() { "none".to_string() } else { codes.join(", ") },
+            self.recovered
+        )
+    }
+}
+
+/// One seeded run; returns what its faults did.
+fn run(seed: u64, server: &Centrifugo) -> Result<Tally, String> {
     let mut rng = StdRng::seed_from_u64(seed);
     let protocol = if rng.random() { Protocol::Json } else { Protocol::Protobuf };
     let lanes = rng.random_range(1..=3);
@@ -270,12 +353,17 @@ fn run(seed: u64, server: &Centrifugo) -> Result<usize, String> {
         }
         Ok(published)
     });
-    let fault_count = rng.random_range(2..=6);
+    // usize, as before the tally: the type decides how the rng draws, so seeds keep their schedules.
+    let fault_count: usize = rng.random_range(2..=6);
+    let mut took_effect = 0;
     for _ in 0..fault_count {
         std::thread::sleep(Duration::from_millis(rng.random_range(30..200)));
         let hold = Duration::from_millis(rng.random_range(30..300));
+        let before = proxy.effects();
         match rng.random_range(0..5) {
-            0 => proxy.cut(),
+            0 => {
+                proxy.cut();
+            }
             1 => {
                 // A dead connection: nothing gets through, then it is gone.
                 proxy.set(Faults { blackhole: true, ..Faults::default() });
@@ -300,6 +388,9 @@ fn run(seed: u64, server: &Centrifugo) -> Result<usize, String> {
             }
         }
         proxy.set(Faults::default());
+        if proxy.effects().since(before).any() {
+            took_effect += 1;
+        }
     }
     let published: BTreeMap<String, Vec<(u64, String)>> =
         publisher.finish(Instant::now() + PUBLISHER_LIMIT)?;
@@ -355,7 +446,24 @@ fn run(seed: u64, server: &Centrifugo) -> Result<usize, String> {
     check_subscription_events(&churn_log.lock().unwrap(), Role::Churned)
         .map_err(|why| format!("the churned subscription: {why}"))?;
     check_client_events(&client_log.lock().unwrap())?;
-    Ok(fault_count)
+
+    let client_log = client_log.lock().unwrap();
+    let mut tally =
+        Tally { scheduled: fault_count as u64, took_effect, proxy: proxy.effects(), ..Tally::default() };
+    for event in client_log.iter().skip(1) {
+        if let ClientSeen::Connecting { code, .. } = event {
+            *tally.reconnects.entry(*code).or_default() += 1;
+        }
+    }
+    for (_, log) in &logs {
+        let log = log.lock().unwrap();
+        tally.recovered += log
+            .iter()
+            .filter(|event| matches!(event, SubSeen::Subscribed { was_recovering: true, .. }))
+            .count() as u64;
+    }
+    tally.check_seed()?;
+    Ok(tally)
 }
 
 /// A test thread whose result is collected by a deadline.
@@ -844,6 +952,8 @@ mod runner {
     /// connection whose reading side died.
     #[test]
     fn a_client_that_gets_no_answers_fails_the_settling_call() {
+        // Its client's threads must not be counted as a seed's.
+        let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let silent = FakeServer::start(Protocol::Json, |index, mut connection| {
             connection.accept_connect(connect_result(&format!("c{index}"), 0));
             connection.idle_until_gone();
@@ -868,6 +978,80 @@ mod runner {
         client.connect().unwrap();
         assert_eq!(require_a_successful_call(&client, Duration::from_secs(5)), Ok(()));
         client.close();
+    }
+
+    #[test]
+    fn faults_that_did_nothing_fail_the_seed_and_the_run() {
+        let idle = Tally { scheduled: 3, ..Tally::default() };
+        assert!(idle.check_seed().is_err(), "3 faults with no effect accepted");
+        let cut_unnoticed = Tally {
+            scheduled: 1,
+            took_effect: 1,
+            proxy: Effects { cut: 1, ..Effects::default() },
+            ..Tally::default()
+        };
+        assert!(cut_unnoticed.check_seed().is_err(), "a cut the client never noticed accepted");
+        let latency_only = Tally {
+            scheduled: 1,
+            took_effect: 1,
+            proxy: Effects { delayed: 9, ..Effects::default() },
+            ..Tally::default()
+        };
+        assert_eq!(latency_only.check_seed(), Ok(()), "latency alone need not make the client reconnect");
+        assert!(latency_only.check_run().is_err(), "a whole run without a reconnect accepted");
+        let bit = Tally {
+            scheduled: 2,
+            took_effect: 2,
+            proxy: Effects { cut: 1, delayed: 9, ..Effects::default() },
+            reconnects: BTreeMap::from([(codes::TRANSPORT_CLOSED, 1)]),
+            recovered: 3,
+        };
+        assert_eq!(bit.check_seed(), Ok(()));
+        assert_eq!(bit.check_run(), Ok(()));
+    }
+
+    #[test]
+    fn the_proxy_counts_what_its_faults_did() {
+        use std::io::{Read, Write};
+        // An echo server behind the proxy.
+        let target = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = target.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for mut stream in target.incoming().flatten() {
+                std::thread::spawn(move || {
+                    let mut buffer = [0u8; 64];
+                    while let Ok(read @ 1..) = stream.read(&mut buffer) {
+                        if stream.write_all(&buffer[..read]).is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        let proxy = FaultProxy::start(address);
+        let round_trip = |stream: &mut std::net::TcpStream| {
+            stream.write_all(b"ping").unwrap();
+            let mut answer = [0u8; 4];
+            stream.read_exact(&mut answer).unwrap();
+        };
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", proxy.port())).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        round_trip(&mut stream);
+        assert_eq!(proxy.effects(), Effects::default(), "no fault, no effect");
+        proxy.set(Faults { latency: Duration::from_millis(1), ..Faults::default() });
+        round_trip(&mut stream);
+        proxy.set(Faults { one_byte_writes: true, ..Faults::default() });
+        round_trip(&mut stream);
+        proxy.set(Faults::default());
+        let effects = proxy.effects();
+        assert!(effects.delayed >= 2 && effects.one_byte >= 2, "{effects:?}");
+        assert_eq!(proxy.cut(), 1, "the one live connection");
+        assert_eq!(proxy.cut(), 0, "nothing left to cut");
+        proxy.set(Faults { refuse: true, ..Faults::default() });
+        let mut refused = std::net::TcpStream::connect(("127.0.0.1", proxy.port())).unwrap();
+        refused.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        assert_eq!(refused.read(&mut [0u8; 1]).unwrap_or(0), 0, "closed at once");
+        assert_eq!(proxy.effects().since(effects), Effects { cut: 1, refused: 1, ..Effects::default() });
     }
 
     #[test]
