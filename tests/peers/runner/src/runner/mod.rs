@@ -66,7 +66,7 @@ pub fn run(options: &Options) -> Result<Outcome, String> {
     let mut results = Results::default();
     for (index, case) in cases.iter().enumerate() {
         eprintln!("{} {}…", case.id, case.title);
-        run_case(index, case, &participants, &server, &mut results)?;
+        run_case(&cases, index, &participants, &server, &mut results)?;
     }
     let builds = if options.quick {
         Vec::new()
@@ -93,13 +93,17 @@ pub fn run(options: &Options) -> Result<Outcome, String> {
         results: &results,
         builds: &builds,
         header,
+        only: &options.only,
     }
     .markdown();
     let own_failures = results
         .failures
         .iter()
         .filter(|((_, name, _), _)| name == OURS || name == RAW)
-        .map(|((case, name, format), why)| format!("{} {name} {format}: {why}", cases[*case].id))
+        .flat_map(|((case, name, format), whys)| {
+            let id = cases[*case].id;
+            whys.iter().map(move |why| format!("{id} {name} {format}: {why}"))
+        })
         .collect();
     Ok(Outcome { report, own_failures })
 }
@@ -109,12 +113,13 @@ fn selected(options: &Options, name: &str) -> bool {
 }
 
 fn run_case(
+    cases: &[Case],
     index: usize,
-    case: &Case,
     participants: &[Participant],
     server: &Centrifugo,
     results: &mut Results,
 ) -> Result<(), String> {
+    let case = &cases[index];
     let blaster = match case.target {
         Target::Blaster(stream) => {
             Some(Blaster::start(stream).map_err(|err| format!("cannot start the blaster: {err}"))?)
@@ -144,14 +149,7 @@ fn run_case(
                         Some((payload, count)) => publish_stream(api, &channel, payload, count),
                         None => Ok(()),
                     });
-                let key = (index, participant.name.to_string(), format);
-                match outcome {
-                    Ok(result) => results.runs.entry(key).or_default().push(result),
-                    Err(why) => {
-                        eprintln!("  {} {format}: {why}", participant.name);
-                        results.failures.insert(key, why);
-                    }
-                }
+                results.record(cases, index, participant.name, format, outcome);
             }
         }
     }
