@@ -86,6 +86,8 @@ pub struct Report<'a> {
     pub header: String,
     /// The `--only` prefixes the run was limited to (empty: every peer).
     pub only: &'a [String],
+    /// The `--cases` the run was limited to (empty: every case).
+    pub only_cases: &'a [String],
 }
 
 impl Report<'_> {
@@ -98,6 +100,13 @@ impl Report<'_> {
                 "- **limited with `--only {}`**: the other peers did not run; \"best peer\" is the best of \
                  those that did",
                 self.only.join(",")
+            );
+        }
+        if !self.only_cases.is_empty() {
+            let _ = writeln!(
+                out,
+                "- **limited with `--cases {}`**: the other cases did not run",
+                self.only_cases.join(",")
             );
         }
         for (name, why) in self.missing {
@@ -120,6 +129,9 @@ impl Report<'_> {
         }
         for (index, case) in self.cases.iter().enumerate() {
             self.case_table(&mut out, index, case);
+            if case.metric == Metric::Throughput {
+                self.costs_table(&mut out, index, case);
+            }
         }
         self.build_table(&mut out);
         self.targets(&mut out);
@@ -175,6 +187,41 @@ impl Report<'_> {
                 continue;
             }
             let _ = writeln!(out, "| {participant} | {} |", cells.join(" | "));
+        }
+    }
+
+    /// P3's costs per publish, from the same runs: the client's CPU and context switches (each
+    /// blocking wait for a reply is at least one switch) and the server's CPU.
+    fn costs_table(&self, out: &mut String, index: usize, case: &Case) {
+        let Some(count) = case.requested("count") else { return };
+        let _ = writeln!(
+            out,
+            "\n{} per publish, from the same runs (median of {}): client CPU µs · client context switches · \
+             server CPU µs\n",
+            case.id, case.repetitions
+        );
+        let _ = writeln!(out, "| participant | JSON | Protobuf |");
+        let _ = writeln!(out, "|---|---|---|");
+        for &participant in self.participants {
+            let cell = |format: &'static str| {
+                let per_publish = |name: &str, scale: f64| {
+                    self.results
+                        .median(index, participant, format, |result| {
+                            Some(result.get(name)?.as_f64()? / count * scale)
+                        })
+                        .map_or_else(|| "—".to_string(), number)
+                };
+                format!(
+                    "{} · {} · {}",
+                    per_publish("cpu_s", 1e6),
+                    per_publish("wakeups", 1.0),
+                    per_publish("server_cpu_s", 1e6)
+                )
+            };
+            if !self.results.runs.keys().any(|(case, name, _)| *case == index && name == participant) {
+                continue;
+            }
+            let _ = writeln!(out, "| {participant} | {} | {} |", cell("json"), cell("protobuf"));
         }
     }
 
@@ -380,7 +427,8 @@ mod tests {
         participants: &'a [&'static str],
         only: &'a [String],
     ) -> String {
-        Report { cases, participants, missing: &[], results, builds: &[], header: "header".into(), only }
+        let header = "header".into();
+        Report { cases, participants, missing: &[], results, builds: &[], header, only, only_cases: &[] }
             .markdown()
     }
 
@@ -443,6 +491,22 @@ mod tests {
             text.contains("RSS growth MiB: ours 50.0, target ≤ 0.5 × official async SDK (100.0)"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn throughput_comes_with_its_costs_per_publish() {
+        let (cases, index) = case_with(Metric::Throughput);
+        let count = cases[index].requested("count").unwrap();
+        let run = json!({
+            "count": count, "wall_s": count / 1000.0, "cpu_s": count * 30e-6, "msgs_per_s": 1.0,
+            "wakeups": count * 1.5, "server_cpu_s": count * 25e-6,
+        });
+        let mut results = Results::default();
+        results.record(&cases, index, OURS, "json", Ok(run));
+        let text = report(&cases, &results, &[OURS], &[]);
+        // 1,000 publishes/s from the requested count and the wall time, not the driver's rate.
+        assert!(text.contains(&format!("| {OURS} | 1000 | 1.00 |")), "{text}");
+        assert!(text.contains(&format!("| {OURS} | 30.0 · 1.50 · 25.0 | — · — · — |")), "{text}");
     }
 
     #[test]
