@@ -9,10 +9,18 @@
 //!
 //! Invariants:
 //! 1. every publication the server accepted reaches each recoverable subscription exactly
-//!    once, in offset order, unless the subscription reported `recovered: false`;
-//! 2. every call returns (ok or a typed error) within its timeout plus a small margin;
-//! 3. states and events come in a legal order with codes from the reference's tables;
-//! 4. after `close()`, none of the client's threads is left.
+//!    once, in offset order, with the payload published at its offset; history outlasts the
+//!    run, so a resubscribe that reports `recovered: false` is itself a violation;
+//! 2. every call returns (ok or a typed error) within its timeout plus a small margin, and
+//!    the test threads and `close()` finish by a deadline (a hung call fails the seed); once
+//!    the faults are over, a call is answered;
+//! 3. states and events come in a legal order with codes from the reference's tables, for
+//!    the client, the recoverable subscriptions and the churned one;
+//! 4. after `close()`, none of the client's threads is left, and none panicked.
+//!
+//! Each seed also counts what its faults did (the proxy's effects, the client's reconnects
+//! and recovered resubscribes); scheduled faults that did nothing fail it. The checks are
+//! tested on made-up logs at the end (`checker`, `runner`).
 
 #[macro_use]
 mod support;
