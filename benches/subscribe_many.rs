@@ -26,7 +26,7 @@ fn main() {
     for protocol in [Protocol::Json, Protocol::Protobuf] {
         let before = rss_kib();
         let client = Client::new(
-            &server.ws_url(),
+            server.ws_url(),
             ClientConfig::default().protocol(protocol).timeout(Duration::from_secs(60)),
             NoopListener,
         )

@@ -11,6 +11,7 @@
 use std::io::BufRead;
 use std::sync::Arc;
 
+use centrifuge_blocking::codes::ConnectingCode;
 use centrifuge_blocking::{
     Client, ClientConfig, ClientEvent, HistoryOptions, Subscription, SubscriptionConfig, SubscriptionEvent,
 };
@@ -41,7 +42,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         &url,
         ClientConfig::default().token(token),
         |_: &Client, event: ClientEvent| match event {
-            ClientEvent::Connecting(e) if e.code() != 0 => println!("* reconnecting ({})", e.reason()),
+            ClientEvent::Connecting(e) if e.code() != ConnectingCode::ConnectCalled.code() => {
+                println!("* reconnecting ({})", e.reason())
+            }
             ClientEvent::Disconnected(e) => println!("* disconnected: {}", e.reason()),
             _ => {}
         },

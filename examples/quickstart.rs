@@ -19,7 +19,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for protocol in [Protocol::Json, Protocol::Protobuf] {
         println!("\n== {protocol:?} ==");
         let config = ClientConfig::default().token(token.clone()).protocol(protocol);
-        let client = Client::new(&server.ws_url(), config, |_: &Client, event: ClientEvent| match event {
+        let client = Client::new(server.ws_url(), config, |_: &Client, event: ClientEvent| match event {
             ClientEvent::Connecting(e) => println!("event: connecting ({} {})", e.code(), e.reason()),
             ClientEvent::Connected(e) => {
                 println!("event: connected as {} to Centrifugo {}", e.client_id(), e.version())

@@ -23,6 +23,7 @@ use crate::protocol::call::{
 };
 use crate::runtime::{self, EventSink, RuntimePort};
 use crate::subscription::{Subscription, SubscriptionSink};
+use crate::transports::TransportEndpoint;
 use crate::types::{ClientState, HistoryResult, PresenceResult, PresenceStats};
 
 /// A Centrifugo client: one WebSocket connection, kept alive by its own threads.
@@ -157,8 +158,9 @@ impl<L: ClientListener> EventSink<ClientEvent> for ClientSink<L> {
 }
 
 impl Client {
-    /// Creates a client for `endpoint` (`ws://` or `wss://`, e.g.
-    /// `ws://127.0.0.1:8000/connection/websocket`). Nothing connects until
+    /// Creates a client for `endpoint`: a WebSocket URL (`ws://` or `wss://`, e.g.
+    /// `ws://127.0.0.1:8000/connection/websocket`), an HTTP-streaming URL (`http://` or
+    /// `https://`), or any [`TransportEndpoint`]. Nothing connects until
     /// [`connect`](Self::connect). Events go to `listener`: a [`ClientListener`], a closure
     /// `|client: &Client, event: ClientEvent|`, or
     /// [`listener::channel`](crate::listener::channel).
@@ -166,8 +168,12 @@ impl Client {
     /// # Errors
     ///
     /// [`Error::InvalidConfig`] for a malformed endpoint or configuration, saying what is wrong.
-    pub fn new(endpoint: &str, config: ClientConfig, listener: impl ClientListener) -> Result<Client> {
-        let (_, client) = runtime::start(endpoint, &config, |port| {
+    pub fn new(
+        endpoint: impl Into<TransportEndpoint>,
+        config: ClientConfig,
+        listener: impl ClientListener,
+    ) -> Result<Client> {
+        let (_, client) = runtime::start(endpoint.into(), &config, |port| {
             let parts =
                 Arc::new(ClientParts { port: Arc::clone(port), subscriptions: Mutex::new(BTreeMap::new()) });
             let owner = Arc::new(Owner { port: Arc::clone(port) });

@@ -12,6 +12,11 @@ use std::time::Duration;
 use crate::error::{Error, Result};
 use crate::token::TokenGetter;
 
+mod proxy;
+
+pub(crate) use proxy::check_socks5_credentials;
+pub use proxy::{HttpProxy, Proxy, Socks5Proxy};
+
 /// The wire format of a connection.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Protocol {
@@ -25,35 +30,6 @@ pub enum Protocol {
     /// Protobuf in binary frames (WebSocket subprotocol `centrifuge-protobuf`). Payloads are
     /// arbitrary bytes. Faster to decode.
     Protobuf,
-}
-
-/// An HTTP proxy reached with `CONNECT`, for `ws://` and `wss://` alike.
-#[derive(Clone, PartialEq, Eq)]
-pub struct HttpProxy {
-    pub(crate) address: String,
-    pub(crate) credentials: Option<(String, String)>,
-}
-
-impl HttpProxy {
-    /// A proxy at `address`, as `host:port`.
-    pub fn new(address: impl Into<String>) -> HttpProxy {
-        HttpProxy { address: address.into(), credentials: None }
-    }
-
-    /// Authenticates to the proxy with HTTP basic auth.
-    pub fn basic_auth(mut self, user: impl Into<String>, password: impl Into<String>) -> HttpProxy {
-        self.credentials = Some((user.into(), password.into()));
-        self
-    }
-}
-
-impl fmt::Debug for HttpProxy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HttpProxy")
-            .field("address", &self.address)
-            .field("credentials", &self.credentials.as_ref().map(|(user, _)| (user, "<redacted>")))
-            .finish()
-    }
 }
 
 /// A certificate to trust in addition to the system's roots.
@@ -83,7 +59,8 @@ pub struct ClientConfig {
     pub(crate) event_queue_limit: usize,
     pub(crate) root_certificates: Vec<RootCertificate>,
     pub(crate) danger_accept_invalid_certs: bool,
-    pub(crate) proxy: Option<HttpProxy>,
+    pub(crate) proxy: Proxy,
+    pub(crate) fallback_transports: Vec<crate::transports::TransportEndpoint>,
 }
 
 impl Default for ClientConfig {
@@ -106,7 +83,8 @@ impl Default for ClientConfig {
             event_queue_limit: 16 << 20,
             root_certificates: Vec::new(),
             danger_accept_invalid_certs: false,
-            proxy: None,
+            proxy: Proxy::FromEnvironment,
+            fallback_transports: Vec::new(),
         }
     }
 }
@@ -249,9 +227,26 @@ impl ClientConfig {
         self
     }
 
-    /// Connects through an HTTP proxy (`CONNECT`). Defaults to a direct connection.
-    pub fn proxy(mut self, proxy: HttpProxy) -> ClientConfig {
-        self.proxy = Some(proxy);
+    /// The transports to try after the endpoint given to `Client::new`, in order, when it cannot
+    /// connect (e.g. `wss://…` first, then HTTP-streaming, then SSE where a proxy blocks
+    /// WebSocket upgrades). Defaults to none. How the client moves along the list: see
+    /// [`Client`](crate::Client#transports).
+    pub fn fallback_transports(
+        mut self,
+        transports: impl IntoIterator<Item = impl Into<crate::transports::TransportEndpoint>>,
+    ) -> ClientConfig {
+        self.fallback_transports = transports.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// How to reach the server: [`Proxy::None`] for a direct connection, an [`HttpProxy`] or a
+    /// [`Socks5Proxy`] (each converts into a [`Proxy`]), or [`Proxy::FromEnvironment`] for the
+    /// proxy that `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY` name at each connection
+    /// attempt, as curl reads them (the rules are on [`Proxy`]). The same for every transport.
+    /// Defaults to [`Proxy::FromEnvironment`], which is a direct connection when none of those
+    /// variables is set.
+    pub fn proxy(mut self, proxy: impl Into<Proxy>) -> ClientConfig {
+        self.proxy = proxy.into();
         self
     }
 
@@ -301,14 +296,8 @@ impl ClientConfig {
                 return invalid(format!("header {name:?} is not a valid HTTP header"));
             }
         }
-        if let Some(proxy) = &self.proxy {
-            let valid = proxy
-                .address
-                .rsplit_once(':')
-                .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
-            if !valid {
-                return invalid(format!("proxy address {:?} is not host:port", proxy.address));
-            }
+        if let Err(why) = self.proxy.validate() {
+            return invalid(why);
         }
         Ok(())
     }
@@ -409,6 +398,7 @@ mod tests {
         assert_eq!(config.max_server_ping_delay, Duration::from_secs(10));
         assert_eq!(config.protocol, Protocol::Json);
         assert_eq!(config.executor_lanes, 1);
+        assert_eq!(config.proxy, Proxy::FromEnvironment);
         assert!(config.validate().is_ok());
     }
 
@@ -426,19 +416,24 @@ mod tests {
         rejected(ClientConfig::default().header("bad name", "x"), "header");
         rejected(ClientConfig::default().header("X-Ok", "line\nbreak"), "header");
         rejected(ClientConfig::default().proxy(HttpProxy::new("no-port")), "host:port");
+        rejected(ClientConfig::default().proxy(Socks5Proxy::new("[::1]")), "host:port");
+        rejected(ClientConfig::default().proxy(Socks5Proxy::new("p:1080").credentials("", "x")), "user name");
         // Binary connect data is fine on Protobuf.
         assert!(ClientConfig::default().protocol(Protocol::Protobuf).data(vec![0xff, 0]).validate().is_ok());
     }
 
     #[test]
     fn debug_output_hides_secrets() {
-        let config = ClientConfig::default()
-            .token("secret-token-value")
-            .proxy(HttpProxy::new("proxy:3128").basic_auth("user", "proxy-password"));
-        let printed = format!("{config:?}");
-        assert!(!printed.contains("secret-token-value"), "{printed}");
-        assert!(!printed.contains("proxy-password"), "{printed}");
-        assert!(printed.contains("<redacted>"));
+        for proxy in [
+            Proxy::from(HttpProxy::new("proxy:3128").basic_auth("user", "proxy-password")),
+            Proxy::from(Socks5Proxy::new("proxy:1080").credentials("user", "proxy-password")),
+        ] {
+            let config = ClientConfig::default().token("secret-token-value").proxy(proxy);
+            let printed = format!("{config:?}");
+            assert!(!printed.contains("secret-token-value"), "{printed}");
+            assert!(!printed.contains("proxy-password"), "{printed}");
+            assert!(printed.contains("<redacted>"));
+        }
     }
 }
 

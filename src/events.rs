@@ -1,55 +1,21 @@
 //! The events a client reports to its listener.
 //!
-//! State events carry a numeric code and a reason. Codes below 3000 come from the SDK and mean
-//! the same in every official Centrifugo SDK (see [`codes`]); codes from 3000 on are the
-//! server's disconnect codes, and server error codes (e.g. 101, 103) appear when the server
-//! refused the connection.
+//! State events carry a numeric code and a reason: the client's own (see [`crate::codes`],
+//! the same in every official Centrifugo SDK) when the client decided, or the server's (a
+//! disconnect code from 3000 on, an unsubscribe code from 2000 on, or an error code such as
+//! 101 or 103 when the server refused a connect or subscribe) when the server did.
 
 use std::sync::Arc;
 
 use bytes::Bytes;
 
+use crate::codes::Reason;
+#[cfg(doc)]
+use crate::codes::{ConnectingCode, DisconnectedCode, SubscribingCode, UnsubscribedCode};
 #[cfg(doc)]
 use crate::config::SubscriptionConfig;
 use crate::error::Error;
-use crate::protocol::codes::Reason;
 use crate::types::{ClientInfo, Publication, StreamPosition};
-
-/// Codes carried by the state events.
-pub mod codes {
-    /// `connecting`: [`connect`](crate::Client::connect) was called.
-    pub const CONNECT_CALLED: u32 = 0;
-    /// `connecting`: the connection broke (network, or a WebSocket close below 3000).
-    pub const TRANSPORT_CLOSED: u32 = 1;
-    /// `connecting`: the server's pings stopped.
-    pub const NO_PING: u32 = 2;
-    /// `connecting`: a subscribe command timed out.
-    pub const SUBSCRIBE_TIMEOUT: u32 = 3;
-    /// `connecting`: an unsubscribe command failed.
-    pub const UNSUBSCRIBE_ERROR: u32 = 4;
-
-    /// `disconnected`: [`disconnect`](crate::Client::disconnect) or
-    /// [`close`](crate::Client::close) was called.
-    pub const DISCONNECT_CALLED: u32 = 0;
-    /// `disconnected`: the token getter said the user is not authorized.
-    pub const UNAUTHORIZED: u32 = 1;
-    /// `disconnected`: the server sent something the client cannot decode.
-    pub const BAD_PROTOCOL: u32 = 2;
-    /// `disconnected`: the server closed with 1009, message too big.
-    pub const MESSAGE_SIZE_LIMIT: u32 = 3;
-
-    /// `subscribing`: [`subscribe`](crate::Subscription::subscribe) was called.
-    pub const SUBSCRIBE_CALLED: u32 = 0;
-    /// `subscribing`: the connection was lost; the subscription resubscribes after reconnect.
-    pub const SUBSCRIPTION_TRANSPORT_CLOSED: u32 = 1;
-
-    /// `unsubscribed`: [`unsubscribe`](crate::Subscription::unsubscribe) was called.
-    pub const UNSUBSCRIBE_CALLED: u32 = 0;
-    /// `unsubscribed`: the subscription token getter said the user may not subscribe.
-    pub const SUBSCRIPTION_UNAUTHORIZED: u32 = 1;
-    /// `unsubscribed`: the client was closed.
-    pub const CLIENT_CLOSED: u32 = 2;
-}
 
 /// The client is connecting: at first, or again after the connection was lost.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -63,7 +29,7 @@ impl ConnectingEvent {
         ConnectingEvent { code: reason.code, reason: reason.reason }
     }
 
-    /// Why: a [`codes`] value below 3000, or the server's disconnect code.
+    /// Why: a [`ConnectingCode`], or the server's disconnect code (3000 and up).
     pub fn code(&self) -> u32 {
         self.code
     }
@@ -115,7 +81,8 @@ impl DisconnectedEvent {
         DisconnectedEvent { code: reason.code, reason: reason.reason }
     }
 
-    /// Why: a [`codes`] value below 3000, a server disconnect code, or a server error code.
+    /// Why: a [`DisconnectedCode`], a server disconnect code (3000 and up), or the error code of
+    /// a connect or refresh the server refused (such as 101).
     pub fn code(&self) -> u32 {
         self.code
     }
@@ -202,8 +169,7 @@ impl SubscribingEvent {
         SubscribingEvent { code: reason.code, reason: reason.reason }
     }
 
-    /// Why: [`codes::SUBSCRIBE_CALLED`], [`codes::SUBSCRIPTION_TRANSPORT_CLOSED`], or the
-    /// server's unsubscribe code (2500 and up).
+    /// Why: a [`SubscribingCode`], or the server's unsubscribe code (2500 and up).
     pub fn code(&self) -> u32 {
         self.code
     }
@@ -321,9 +287,8 @@ impl UnsubscribedEvent {
         UnsubscribedEvent { code: reason.code, reason: reason.reason }
     }
 
-    /// Why: [`codes::UNSUBSCRIBE_CALLED`], [`codes::SUBSCRIPTION_UNAUTHORIZED`],
-    /// [`codes::CLIENT_CLOSED`], a server unsubscribe code (below 2500) or a subscribe error
-    /// code (e.g. 103).
+    /// Why: an [`UnsubscribedCode`], a server unsubscribe code (below 2500), or the error code
+    /// of a subscribe or token refresh the server refused (such as 103).
     pub fn code(&self) -> u32 {
         self.code
     }

@@ -41,6 +41,7 @@
 mod backoff;
 mod client;
 mod codec;
+pub mod codes;
 mod config;
 mod core;
 mod delta;
@@ -52,10 +53,15 @@ mod runtime;
 mod subscription;
 mod token;
 mod transport;
+mod transports;
 mod types;
 
 #[cfg(feature = "unversioned")]
 pub mod unversioned;
+
+#[cfg(feature = "_test-hooks")]
+#[doc(hidden)]
+pub mod test_hooks;
 
 /// The channel crate behind [`listener::channel`] and [`listener::subscription_channel`],
 /// re-exported so that their receivers can be named, stored and combined with
@@ -64,16 +70,19 @@ pub mod unversioned;
 pub use crossbeam_channel;
 
 pub use client::{Client, WeakClient};
-pub use config::{ClientConfig, HistoryOptions, HttpProxy, Protocol, SubscriptionConfig, TagsFilter};
+pub use config::{
+    ClientConfig, HistoryOptions, HttpProxy, Protocol, Proxy, Socks5Proxy, SubscriptionConfig, TagsFilter,
+};
 pub use error::{Error, Result, ServerError, TimeoutError, TransportError};
 pub use events::{
     ClientEvent, ConnectedEvent, ConnectingEvent, DisconnectedEvent, ErrorEvent, JoinEvent, LeaveEvent,
     MessageEvent, PublicationEvent, ServerSubscribedEvent, ServerSubscribingEvent, ServerUnsubscribedEvent,
-    SubscribedEvent, SubscribingEvent, SubscriptionEvent, UnsubscribedEvent, codes,
+    SubscribedEvent, SubscribingEvent, SubscriptionEvent, UnsubscribedEvent,
 };
 pub use listener::{ClientListener, SubscriptionListener};
 pub use subscription::Subscription;
 pub use token::{StateError, StateGetter, SubscriptionTokenGetter, TokenError, TokenGetter};
+pub use transports::{TransportEndpoint, TransportKind};
 pub use types::{
     ClientInfo, ClientState, HistoryResult, PresenceResult, PresenceStats, Publication, StreamPosition,
     SubscriptionState,

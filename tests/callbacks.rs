@@ -24,7 +24,7 @@ fn a_closure_listener_sees_events_in_order() {
     let server = Centrifugo::shared();
     let (sender, events) = unbounded();
     let client =
-        Client::new(&server.ws_url(), ClientConfig::default(), move |_: &Client, event: ClientEvent| {
+        Client::new(server.ws_url(), ClientConfig::default(), move |_: &Client, event: ClientEvent| {
             let name = match event {
                 ClientEvent::Connecting(_) => "connecting",
                 ClientEvent::Connected(_) => "connected",
@@ -55,7 +55,7 @@ impl ClientListener for OnlyConnected {
 fn a_trait_listener_needs_only_the_methods_it_cares_about() {
     let server = Centrifugo::shared();
     let (sender, ids) = unbounded();
-    let client = Client::new(&server.ws_url(), ClientConfig::default(), OnlyConnected(sender)).unwrap();
+    let client = Client::new(server.ws_url(), ClientConfig::default(), OnlyConnected(sender)).unwrap();
     client.connect().unwrap();
     assert!(!ids.recv_timeout(EVENT_TIMEOUT).unwrap().is_empty());
     client.close();
@@ -81,7 +81,7 @@ fn calls_made_inside_a_callback_complete_instead_of_deadlocking() {
         let listener = CallsFromCallbacks { results };
         let token = Claims::connection("callback-user").sign(HMAC_SECRET);
         let client =
-            Client::new(&server.ws_url(), ClientConfig::default().protocol(protocol).token(token), listener)
+            Client::new(server.ws_url(), ClientConfig::default().protocol(protocol).token(token), listener)
                 .unwrap();
         client.connect().unwrap();
         assert_eq!(answers.recv_timeout(EVENT_TIMEOUT).unwrap().unwrap(), br#"{"from":"callback"}"#);
@@ -116,7 +116,7 @@ fn a_panicking_callback_is_reported_and_the_client_keeps_working() {
     let server = Centrifugo::shared();
     let (errors, reported) = unbounded();
     let client =
-        Client::new(&server.ws_url(), ClientConfig::default(), Panicky { panicked: false, errors }).unwrap();
+        Client::new(server.ws_url(), ClientConfig::default(), Panicky { panicked: false, errors }).unwrap();
     client.connect().unwrap();
     assert_eq!(reported.recv_timeout(EVENT_TIMEOUT).unwrap(), "listener bug on purpose");
     client.ready(EVENT_TIMEOUT).unwrap();
@@ -144,8 +144,7 @@ impl ClientListener for ClosesOnConnect {
 fn close_from_inside_a_callback_returns_and_closes() {
     let server = Centrifugo::shared();
     let (returned, closed) = unbounded();
-    let client =
-        Client::new(&server.ws_url(), ClientConfig::default(), ClosesOnConnect { returned }).unwrap();
+    let client = Client::new(server.ws_url(), ClientConfig::default(), ClosesOnConnect { returned }).unwrap();
     client.connect().unwrap();
     closed.recv_timeout(EVENT_TIMEOUT).expect("close() returned inside the callback");
     // The shutdown completes once the callback has returned; a later close() joins it.
@@ -184,7 +183,7 @@ fn close_from_eight_threads_at_once_is_safe_and_idempotent() {
 fn the_channel_listener_delivers_every_event() {
     let server = Centrifugo::shared();
     let (listener, events) = listener::channel();
-    let client = Client::new(&server.ws_url(), ClientConfig::default(), listener).unwrap();
+    let client = Client::new(server.ws_url(), ClientConfig::default(), listener).unwrap();
     client.connect().unwrap();
     let seen: Mutex<Vec<String>> = Mutex::new(Vec::new());
     for event in events.iter() {
@@ -353,7 +352,7 @@ fn calls_from_every_kind_of_callback_never_deadlock(lanes: usize) {
             .executor_lanes(lanes)
             .min_reconnect_delay(Duration::from_millis(50))
             .token(Claims::connection(&user).sign(HMAC_SECRET));
-        let client = Client::new(&server.ws_url(), client_config, listener).unwrap();
+        let client = Client::new(server.ws_url(), client_config, listener).unwrap();
         let mut seen = Vec::new();
         client.connect().unwrap();
 
@@ -398,7 +397,7 @@ fn calls_from_every_kind_of_callback_never_deadlock(lanes: usize) {
             Did::Unsubscribed(code) => Some(*code),
             _ => None,
         });
-        assert_eq!(code, codes::UNSUBSCRIBE_CALLED);
+        assert_eq!(code, codes::UnsubscribedCode::UnsubscribeCalled.code());
         wait_for(&reports, &mut seen, "the listener dropped", |report| {
             matches!(report, Did::SubscriptionListenerDropped).then_some(())
         });
@@ -530,7 +529,7 @@ fn an_error_callback_may_inspect_and_unsubscribe_its_subscription() {
     assert_eq!(calls.load(Ordering::SeqCst), 2, "one subscribe, one refresh");
     assert_eq!(
         ended.recv_timeout(EVENT_TIMEOUT).unwrap(),
-        (codes::UNSUBSCRIBE_CALLED, "unsubscribe called".into())
+        (codes::UnsubscribedCode::UnsubscribeCalled.code(), "unsubscribe called".into())
     );
     assert_eq!(sub.state(), SubscriptionState::Unsubscribed);
     assert!(client.rpc("ping", Vec::new()).is_ok(), "the client is unaffected");

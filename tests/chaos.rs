@@ -31,9 +31,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use centrifuge_blocking::codes::{ConnectingCode, DisconnectedCode, SubscribingCode, UnsubscribedCode};
 use centrifuge_blocking::{
     Client, ClientConfig, ClientEvent, ClientState, Protocol, Subscription, SubscriptionConfig,
-    SubscriptionEvent, SubscriptionState, codes,
+    SubscriptionEvent, SubscriptionState,
 };
 use centrifuge_test_harness::{Centrifugo, Claims, HMAC_SECRET};
 use rand::rngs::StdRng;
@@ -669,7 +670,8 @@ fn check_subscription_events(log: &[SubSeen], role: Role) -> Result<(), String> 
         }
         match event {
             SubSeen::Subscribing { code } => {
-                if !(*code <= codes::SUBSCRIPTION_TRANSPORT_CLOSED || *code >= 2500) {
+                // From 2500 on: the server's resubscribe codes, and the client's insufficient state.
+                if !(*code <= SubscribingCode::TransportClosed.code() || *code >= 2500) {
                     return Err(format!("subscribing with code {code}"));
                 }
                 state = State::Subscribing;
@@ -682,14 +684,17 @@ fn check_subscription_events(log: &[SubSeen], role: Role) -> Result<(), String> 
             }
             SubSeen::Unsubscribed { code } => {
                 let explained = match role {
-                    Role::Recoverable => *code == codes::CLIENT_CLOSED,
-                    Role::Churned => [codes::UNSUBSCRIBE_CALLED, codes::CLIENT_CLOSED].contains(code),
+                    Role::Recoverable => *code == UnsubscribedCode::ClientClosed.code(),
+                    Role::Churned => {
+                        [UnsubscribedCode::UnsubscribeCalled.code(), UnsubscribedCode::ClientClosed.code()]
+                            .contains(code)
+                    }
                 };
                 if !explained {
                     return Err(format!("unsubscribed with code {code}, which nothing in the run explains"));
                 }
                 state = State::Unsubscribed;
-                ended = *code == codes::CLIENT_CLOSED;
+                ended = *code == UnsubscribedCode::ClientClosed.code();
             }
             SubSeen::Publication { .. } if state != State::Subscribed => {
                 return Err(format!("a publication while {state:?}"));
@@ -722,9 +727,10 @@ fn check_client_events(log: &[ClientSeen]) -> Result<(), String> {
         match event {
             ClientSeen::Connecting { code, .. } => {
                 let legal = if index == 0 {
-                    *code == codes::CONNECT_CALLED
+                    *code == ConnectingCode::ConnectCalled.code()
                 } else {
-                    (codes::TRANSPORT_CLOSED..=codes::UNSUBSCRIBE_ERROR).contains(code)
+                    (ConnectingCode::TransportClosed.code()..=ConnectingCode::UnsubscribeError.code())
+                        .contains(code)
                         || (*code >= 3000 && !(3500..4000).contains(code) && !(4500..5000).contains(code))
                 };
                 if !legal {
@@ -732,7 +738,7 @@ fn check_client_events(log: &[ClientSeen]) -> Result<(), String> {
                 }
             }
             ClientSeen::Disconnected { code, reason } => {
-                if (*code, reason.as_str()) != (codes::DISCONNECT_CALLED, "client closed") {
+                if (*code, reason.as_str()) != (DisconnectedCode::ClientClosed.code(), "client closed") {
                     return Err(format!("disconnected ({code} {reason}) before close"));
                 }
                 closed = true;
@@ -794,10 +800,10 @@ mod checker {
         SubSeen::Subscribed { was_recovering, recovered, top: Some(top) }
     }
 
-    const SUBSCRIBE: SubSeen = SubSeen::Subscribing { code: codes::SUBSCRIBE_CALLED };
-    const RESUBSCRIBE: SubSeen = SubSeen::Subscribing { code: codes::SUBSCRIPTION_TRANSPORT_CLOSED };
-    const CLOSED: SubSeen = SubSeen::Unsubscribed { code: codes::CLIENT_CLOSED };
-    const UNSUBSCRIBED: SubSeen = SubSeen::Unsubscribed { code: codes::UNSUBSCRIBE_CALLED };
+    const SUBSCRIBE: SubSeen = SubSeen::Subscribing { code: SubscribingCode::SubscribeCalled.code() };
+    const RESUBSCRIBE: SubSeen = SubSeen::Subscribing { code: SubscribingCode::TransportClosed.code() };
+    const CLOSED: SubSeen = SubSeen::Unsubscribed { code: UnsubscribedCode::ClientClosed.code() };
+    const UNSUBSCRIBED: SubSeen = SubSeen::Unsubscribed { code: UnsubscribedCode::UnsubscribeCalled.code() };
 
     /// A run with one reconnect that recovered 2 and 3.
     fn legal_subscription_log() -> Vec<SubSeen> {
@@ -819,7 +825,10 @@ mod checker {
     }
 
     fn closed() -> ClientSeen {
-        ClientSeen::Disconnected { code: codes::DISCONNECT_CALLED, reason: "client closed".into() }
+        ClientSeen::Disconnected {
+            code: DisconnectedCode::ClientClosed.code(),
+            reason: "client closed".into(),
+        }
     }
 
     #[test]
@@ -967,7 +976,7 @@ mod runner {
             connection.idle_until_gone();
         });
         let config = ClientConfig::default().timeout(Duration::from_millis(300));
-        let client = Client::new(&silent.url(), config, centrifuge_blocking::listener::NoopListener).unwrap();
+        let client = Client::new(silent.url(), config, centrifuge_blocking::listener::NoopListener).unwrap();
         client.connect().unwrap();
         let outcome = require_a_successful_call(&client, Duration::from_millis(1500));
         assert!(matches!(&outcome, Err(why) if why.contains("no call succeeded")), "{outcome:?}");
@@ -978,7 +987,7 @@ mod runner {
             connection.serve_echo();
         });
         let client = Client::new(
-            &answering.url(),
+            answering.url(),
             ClientConfig::default(),
             centrifuge_blocking::listener::NoopListener,
         )
@@ -1011,7 +1020,7 @@ mod runner {
             scheduled: 2,
             took_effect: 2,
             proxy: Effects { cut: 1, delayed: 9, ..Effects::default() },
-            reconnects: BTreeMap::from([(codes::TRANSPORT_CLOSED, 1)]),
+            reconnects: BTreeMap::from([(ConnectingCode::TransportClosed.code(), 1)]),
             recovered: 3,
         };
         assert_eq!(bit.check_seed(), Ok(()));

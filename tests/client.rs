@@ -56,12 +56,15 @@ fn anonymous_connect_and_disconnect(protocol: Protocol) {
     let (client, events) = client(&server.ws_url(), config(protocol));
     assert_eq!(client.state(), ClientState::Disconnected);
     client.connect().unwrap();
-    assert_eq!(events.connecting(), (codes::CONNECT_CALLED, "connect called".into()));
+    assert_eq!(events.connecting(), (codes::ConnectingCode::ConnectCalled.code(), "connect called".into()));
     let client_id = events.connected();
     assert!(!client_id.is_empty());
     assert_eq!(client.state(), ClientState::Connected);
     client.disconnect().unwrap();
-    assert_eq!(events.disconnected(), (codes::DISCONNECT_CALLED, "disconnect called".into()));
+    assert_eq!(
+        events.disconnected(),
+        (codes::DisconnectedCode::DisconnectCalled.code(), "disconnect called".into())
+    );
     assert_eq!(client.state(), ClientState::Disconnected);
     // And again.
     client.connect().unwrap();
@@ -189,7 +192,7 @@ fn an_unauthorized_getter_stops_the_client(protocol: Protocol) {
     let getter = || -> Result<String, TokenError> { Err(TokenError::Unauthorized) };
     let (client, events) = client(&server.ws_url(), config(protocol).token_getter(getter));
     client.connect().unwrap();
-    assert_eq!(events.disconnected(), (codes::UNAUTHORIZED, "unauthorized".into()));
+    assert_eq!(events.disconnected(), (codes::DisconnectedCode::Unauthorized.code(), "unauthorized".into()));
     assert_eq!(client.state(), ClientState::Disconnected);
     client.close();
 }
@@ -394,7 +397,7 @@ fn an_expired_static_token_without_a_getter_stops_as_unauthorized(protocol: Prot
     }
     // Nothing can make a fresh token: the client says why and stops.
     assert!(matches!(events.error(), Error::InvalidConfig(_)));
-    assert_eq!(events.disconnected(), (codes::UNAUTHORIZED, "unauthorized".into()));
+    assert_eq!(events.disconnected(), (codes::DisconnectedCode::Unauthorized.code(), "unauthorized".into()));
     assert_eq!(client.state(), ClientState::Disconnected);
     let later = events.within(Duration::from_millis(1000));
     assert!(

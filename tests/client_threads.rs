@@ -42,7 +42,7 @@ fn client_threads_end_on_close_and_on_drop() {
     }
 
     let before = thread_count();
-    let client = Client::new(&server.ws_url(), ClientConfig::default(), NoopListener).unwrap();
+    let client = Client::new(server.ws_url(), ClientConfig::default(), NoopListener).unwrap();
     client.connect().unwrap();
     client.ready(Duration::from_secs(10)).unwrap();
     let dropped_at = Instant::now();
@@ -70,7 +70,7 @@ fn the_handles_given_to_listeners_do_not_keep_the_client_alive(server: &Centrifu
     let (seen, events) = unbounded();
     let client_seen = seen.clone();
     let client =
-        Client::new(&server.ws_url(), ClientConfig::default(), move |client: &Client, event: ClientEvent| {
+        Client::new(server.ws_url(), ClientConfig::default(), move |client: &Client, event: ClientEvent| {
             let _ = client_seen.send(format!("client {} in {:?}", event_name(&event), client.state()));
             if matches!(event, ClientEvent::Connected(_)) {
                 // A call through the handle, and a clone of it that is dropped again at once.
@@ -122,7 +122,7 @@ fn close_from_a_callback_ends_every_thread_without_a_later_close(server: &Centri
     let before = thread_count();
     let (closed, returned) = unbounded();
     let client = Client::new(
-        &server.ws_url(),
+        server.ws_url(),
         ClientConfig::default().executor_lanes(2),
         move |client: &Client, event: ClientEvent| {
             if matches!(event, ClientEvent::Connected(_)) {

@@ -53,7 +53,7 @@ fn malformed_endpoints_are_refused_by_client_new() {
         ("ws://[::1:8000/connection/websocket", "not a valid URL"),
         ("ws://[::g]:8000/connection/websocket", "not an IPv6 address"),
         ("ws://user:secret@127.0.0.1:8000/connection/websocket", "user info"),
-        ("http://127.0.0.1:8000/connection/websocket", "ws://"),
+        ("ftp://127.0.0.1:8000/connection/websocket", "must start with ws:// or wss://"),
     ] {
         match Client::new(url, ClientConfig::default(), NoopListener) {
             Err(Error::InvalidConfig(why)) => {
@@ -116,7 +116,9 @@ fn ready_names_a_proxy_that_wants_other_credentials() {
     let (client, _events) = client(&server.ws_url(), config);
     client.connect().unwrap();
     let (text, _) = ready_timeout(&client, Duration::from_secs(1));
-    assert!(text.contains("proxy refused the tunnel") && text.contains("407"), "{text}");
+    let refusal =
+        format!("the HTTP proxy {} refused the tunnel to 127.0.0.1:{}", proxy.address(), server.port());
+    assert!(text.contains(&refusal) && text.contains("407"), "{text}");
     assert!(!text.contains("wrong"), "the password shows: {text}");
     client.close();
 }
@@ -181,7 +183,7 @@ fn a_dial_that_runs_out_of_time_names_the_step() {
     dial_times_out_naming(
         &server.ws_url(),
         retrying().proxy(HttpProxy::new(format!("127.0.0.1:{port}"))),
-        "waiting for the proxy's answer to CONNECT",
+        &format!("waiting for the HTTP proxy 127.0.0.1:{port} to answer CONNECT"),
     );
 }
 
@@ -204,7 +206,8 @@ fn a_message_over_the_servers_limit_is_reported_by_its_close_code_first() {
             }
             _ => None,
         });
-        assert_eq!((code, reason.as_str()), (3, "message size limit exceeded"));
+        let size_limit = centrifuge_blocking::codes::DisconnectedCode::MessageSizeLimit;
+        assert_eq!((code, reason.as_str()), (size_limit.code(), "message size limit exceeded"));
         client.close();
     }
 }

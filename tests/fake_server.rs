@@ -40,7 +40,7 @@ fn a_server_that_stops_pinging_is_left_with_code_2(protocol: Protocol) {
     client.connect().unwrap();
     assert_eq!(events.connected(), "silent-0");
     let lost_at = Instant::now();
-    assert_eq!(events.connecting(), (codes::NO_PING, "no ping".into()));
+    assert_eq!(events.connecting(), (codes::ConnectingCode::NoPing.code(), "no ping".into()));
     assert_eq!(events.connected(), "silent-1", "the client reconnects by itself");
     assert!(lost_at.elapsed() < Duration::from_secs(5));
     client.close();
@@ -60,7 +60,7 @@ fn a_malformed_frame_is_a_bad_protocol_disconnect(protocol: Protocol) {
     client.connect().unwrap();
     events.connected();
     assert!(matches!(events.error(), Error::Protocol(_)));
-    assert_eq!(events.disconnected(), (codes::BAD_PROTOCOL, "bad protocol".into()));
+    assert_eq!(events.disconnected(), (codes::DisconnectedCode::BadProtocol.code(), "bad protocol".into()));
     assert_eq!(client.state(), ClientState::Disconnected);
     let later = events.within(Duration::from_millis(300));
     assert!(
@@ -78,7 +78,10 @@ fn close_code_1009_stops_with_code_3(protocol: Protocol) {
     let (client, events) = client(&server.url(), config(protocol));
     client.connect().unwrap();
     events.connected();
-    assert_eq!(events.disconnected(), (codes::MESSAGE_SIZE_LIMIT, "message size limit exceeded".into()));
+    assert_eq!(
+        events.disconnected(),
+        (codes::DisconnectedCode::MessageSizeLimit.code(), "message size limit exceeded".into())
+    );
     assert_eq!(client.state(), ClientState::Disconnected);
     client.close();
 }

@@ -124,7 +124,10 @@ fn a_subscribe_that_is_never_answered_reconnects_with_code_3(protocol: Protocol)
     assert_eq!(client_events.connected(), "c0");
     let (sub, _events) = subscription(&client, "silent", SubscriptionConfig::default());
     sub.subscribe().unwrap();
-    assert_eq!(client_events.connecting(), (3, "subscribe timeout".into()));
+    assert_eq!(
+        client_events.connecting(),
+        (codes::ConnectingCode::SubscribeTimeout.code(), "subscribe timeout".into())
+    );
     assert_eq!(client_events.connected(), "c1");
     client.close();
 }
@@ -282,9 +285,9 @@ fn a_hundred_subscriptions_go_out_in_the_connect_frame_again_after_a_reconnect(p
     });
     client_events.connected();
     for (_, events) in &subs {
-        assert_eq!(events.subscribing().0, codes::SUBSCRIBE_CALLED);
+        assert_eq!(events.subscribing().0, codes::SubscribingCode::SubscribeCalled.code());
         events.subscribed();
-        assert_eq!(events.subscribing().0, codes::SUBSCRIPTION_TRANSPORT_CLOSED);
+        assert_eq!(events.subscribing().0, codes::SubscribingCode::TransportClosed.code());
         events.subscribed();
     }
     assert!(subs.iter().all(|(sub, _)| sub.state() == centrifuge_blocking::SubscriptionState::Subscribed));

@@ -105,7 +105,7 @@ fn expect_bad_protocol_with(
     let server = server(protocol, after_connect);
     let (client, events) = connect(&server, config);
     assert_protocol_error(&events.error(), expected);
-    assert_eq!(events.disconnected(), (codes::BAD_PROTOCOL, "bad protocol".into()));
+    assert_eq!(events.disconnected(), (codes::DisconnectedCode::BadProtocol.code(), "bad protocol".into()));
     assert_eq!(client.state(), ClientState::Disconnected);
     client.close();
     panics::assert_none();
@@ -230,7 +230,7 @@ fn a_reply_of_the_wrong_kind_to_connect() {
     let (client, events) = client(&server.url(), config(Protocol::Json));
     client.connect().unwrap();
     assert_protocol_error(&events.error(), "the connect command got a reply of another kind");
-    assert_eq!(events.disconnected().0, codes::BAD_PROTOCOL);
+    assert_eq!(events.disconnected().0, codes::DisconnectedCode::BadProtocol.code());
     client.close();
     panics::assert_none();
 }
@@ -313,7 +313,7 @@ fn a_reply_of_the_wrong_kind_to_subscribe() {
     let (sub, _) = subscription(&client, "s", SubscriptionConfig::default());
     sub.subscribe().unwrap();
     assert_protocol_error(&events.error(), "a subscribe command got a reply of another kind");
-    assert_eq!(events.disconnected().0, codes::BAD_PROTOCOL);
+    assert_eq!(events.disconnected().0, codes::DisconnectedCode::BadProtocol.code());
     client.close();
     panics::assert_none();
 }
@@ -435,7 +435,10 @@ fn expect_restart(
     let server = subscribe_server(Protocol::Json, reply);
     let (client, events) = subscribed(Protocol::Json, &server, config);
     assert_protocol_error(&events.error(), expected);
-    assert_eq!(events.subscribing(), (2500, "insufficient state".into()));
+    assert_eq!(
+        events.subscribing(),
+        (codes::SubscribingCode::InsufficientState.code(), "insufficient state".into())
+    );
     events.subscribed();
     let seen = events.within(Duration::from_millis(200));
     assert!(
@@ -620,7 +623,12 @@ fn expect_close(code: u16, reason: &'static str, expected_state: ClientState, ex
 #[test]
 fn close_1000_reconnects_as_transport_closed() {
     let _turn = shared_turn();
-    expect_close(1000, "bye", ClientState::Connecting, (1, "transport closed".into()));
+    expect_close(
+        1000,
+        "bye",
+        ClientState::Connecting,
+        (codes::ConnectingCode::TransportClosed.code(), "transport closed".into()),
+    );
 }
 
 #[test]
@@ -634,7 +642,12 @@ fn close_5000_is_invalid_on_the_wire_and_reconnects_as_transport_closed() {
     let _turn = shared_turn();
     // RFC 6455 allows close codes up to 4999; tungstenite rejects the frame as malformed, which
     // ends the connection like any transport failure.
-    expect_close(5000, "odd", ClientState::Connecting, (1, "transport closed".into()));
+    expect_close(
+        5000,
+        "odd",
+        ClientState::Connecting,
+        (codes::ConnectingCode::TransportClosed.code(), "transport closed".into()),
+    );
 }
 
 #[test]
@@ -649,7 +662,10 @@ fn a_close_frame_without_a_code_reconnects() {
     let _turn = shared_turn();
     let server = server(Protocol::Json, |c| c.send_message(Message::Close(None)));
     let (client, events) = connect(&server, config(Protocol::Json));
-    assert_eq!(events.connecting(), (codes::TRANSPORT_CLOSED, "transport closed".into()));
+    assert_eq!(
+        events.connecting(),
+        (codes::ConnectingCode::TransportClosed.code(), "transport closed".into())
+    );
     assert_eq!(events.connected(), "c1");
     client.close();
     panics::assert_none();
@@ -668,7 +684,7 @@ fn a_dropped_tcp_connection_reconnects() {
         }
     });
     let (client, events) = connect(&server, config(Protocol::Protobuf));
-    assert_eq!(events.connecting().0, codes::TRANSPORT_CLOSED);
+    assert_eq!(events.connecting().0, codes::ConnectingCode::TransportClosed.code());
     assert_eq!(events.connected(), "c1");
     client.close();
     panics::assert_none();

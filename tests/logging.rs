@@ -1,6 +1,7 @@
 //! Logging goes through `log` with the crate's module paths as targets, and no token (connection
-//! or subscription, static or refreshed) ever appears in it or in the `Debug` output of configs,
-//! handles and events. Alone in its binary: it installs the process's logger.
+//! or subscription, static or refreshed) nor proxy password (SOCKS5 or HTTP, accepted or
+//! refused) ever appears in it or in the `Debug` output of configs, handles, events and errors.
+//! Alone in its binary: it installs the process's logger.
 
 #[macro_use]
 mod support;
@@ -9,9 +10,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use centrifuge_blocking::{ClientConfig, Protocol, SubscriptionConfig, TokenError};
+use centrifuge_blocking::{
+    ClientConfig, HttpProxy, Protocol, Proxy, Socks5Proxy, SubscriptionConfig, TokenError,
+};
 use centrifuge_test_harness::{Centrifugo, Claims, HMAC_SECRET, config};
 use support::events::{client, subscription};
+use support::proxy::ConnectProxy;
+use support::socks::{SocksMode, SocksProxy};
 
 struct Capture;
 
@@ -32,7 +37,7 @@ impl log::Log for Capture {
 static LOGGER: Capture = Capture;
 
 #[test]
-fn logs_name_their_module_and_never_contain_a_token() {
+fn logs_name_their_module_and_never_contain_a_token_or_a_proxy_password() {
     log::set_logger(&LOGGER).unwrap();
     log::set_max_level(log::LevelFilter::Trace);
     let server = Centrifugo::shared();
@@ -98,7 +103,48 @@ fn logs_name_their_module_and_never_contain_a_token() {
         client.close();
         debug_texts.extend(sub_events.drain().iter().map(|event| format!("{event:?}")));
     }
+
+    // Proxy passwords, right and wrong, of both kinds of proxy: the client connects through
+    // the right ones (logging the proxy it dials through) and reports the wrong ones.
+    let proxy_secrets = ["socks-secret-pw", "basic-secret-pw", "wrong-secret-pw"];
+    let socks = SocksProxy::start(SocksMode {
+        credentials: Some(("proxy-user", "socks-secret-pw")),
+        ..SocksMode::default()
+    });
+    // "proxy-user:basic-secret-pw" in base64.
+    let http = ConnectProxy::start(Some("cHJveHktdXNlcjpiYXNpYy1zZWNyZXQtcHc="));
+    let socks_with = |password: &str| Socks5Proxy::new(socks.address()).credentials("proxy-user", password);
+    let http_with = |password: &str| HttpProxy::new(http.address()).basic_auth("proxy-user", password);
+    for (proxy, works) in [
+        (Proxy::from(socks_with("socks-secret-pw")), true),
+        (Proxy::from(http_with("basic-secret-pw")), true),
+        (Proxy::from(socks_with("wrong-secret-pw")), false),
+        (Proxy::from(http_with("wrong-secret-pw")), false),
+    ] {
+        let config = ClientConfig::default().proxy(proxy).max_reconnect_delay(Duration::from_millis(500));
+        debug_texts.push(format!("{config:?}"));
+        let (client, events) = client(&server.ws_url(), config);
+        client.connect().unwrap();
+        if works {
+            events.connected();
+        } else {
+            let error = events.error();
+            debug_texts.push(format!("{error:?} {error}"));
+        }
+        client.close();
+    }
     let lines = LINES.lock().unwrap();
+    let logged = lines.iter().map(|(target, text)| (target.as_str(), text));
+    for (target, text) in logged.chain(debug_texts.iter().map(|text| ("Debug output", text))) {
+        for secret in proxy_secrets {
+            assert!(!text.contains(secret), "a proxy password leaked into {target}: {text}");
+        }
+    }
+    for kind in ["SOCKS5", "HTTP"] {
+        let through = format!("through the {kind} proxy 127.0.0.1:");
+        assert!(lines.iter().any(|(_, text)| text.contains(&through)), "{lines:#?}");
+    }
+    assert!(lines.iter().any(|(_, text)| text.contains("refused the user name and password")), "{lines:#?}");
     let ours: Vec<&(String, String)> =
         lines.iter().filter(|(target, _)| target.starts_with("centrifuge_blocking")).collect();
     assert!(ours.iter().any(|(_, text)| text.starts_with("connected: client id")), "{lines:#?}");

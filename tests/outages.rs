@@ -56,9 +56,9 @@ fn a_killed_and_restarted_server_is_reconnected_and_resubscribed(protocol: Proto
     let old_epoch = before.position().expect("a recoverable channel has a position").epoch.clone();
 
     drop(server); // SIGKILL: no disconnect frame, the socket just dies.
-    assert_eq!(events.connecting().0, codes::TRANSPORT_CLOSED);
-    assert_eq!(history_events.subscribing().0, codes::SUBSCRIPTION_TRANSPORT_CLOSED);
-    assert_eq!(plain_events.subscribing().0, codes::SUBSCRIPTION_TRANSPORT_CLOSED);
+    assert_eq!(events.connecting().0, codes::ConnectingCode::TransportClosed.code());
+    assert_eq!(history_events.subscribing().0, codes::SubscribingCode::TransportClosed.code());
+    assert_eq!(plain_events.subscribing().0, codes::SubscribingCode::TransportClosed.code());
 
     let server = Centrifugo::start_on_port(port);
     let second_client_id = events.connected();
@@ -113,7 +113,7 @@ fn a_silent_network_is_left_retried_with_timeouts_and_rejoined(protocol: Protoco
     for n in 1..=5 {
         server.api().publish(&channel, &format!(r#"{{"during":{n}}}"#)).unwrap();
     }
-    assert_eq!(events.connecting(), (codes::NO_PING, "no ping".into()));
+    assert_eq!(events.connecting(), (codes::ConnectingCode::NoPing.code(), "no ping".into()));
     // Ping interval + max_server_ping_delay, plus scheduling slack.
     assert!(silent_since.elapsed() < Duration::from_secs(4), "noticed after {:?}", silent_since.elapsed());
 

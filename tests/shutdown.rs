@@ -48,7 +48,7 @@ fn create_connect_subscribe_close_cycles_leave_nothing_behind(server: &Centrifug
     for cycle in 0..cycles {
         let protocol = if cycle % 2 == 0 { Protocol::Json } else { Protocol::Protobuf };
         let client =
-            Client::new(&server.ws_url(), ClientConfig::default().protocol(protocol), NoopListener).unwrap();
+            Client::new(server.ws_url(), ClientConfig::default().protocol(protocol), NoopListener).unwrap();
         let (done, subscribed) = crossbeam_channel::bounded(1);
         let sub = client
             .new_subscription(
@@ -118,7 +118,7 @@ fn close_while_a_token_getter_blocks_returns_within_the_bound(server: &Centrifug
     };
     let timeout = Duration::from_millis(500);
     let config = ClientConfig::default().token_getter(blocking).timeout(timeout).connect_timeout(timeout);
-    let client = Client::new(&server.ws_url(), config, NoopListener).unwrap();
+    let client = Client::new(server.ws_url(), config, NoopListener).unwrap();
     client.connect().unwrap();
     getter_running.recv_timeout(Duration::from_secs(5)).expect("the getter is called");
     let started = Instant::now();
@@ -137,7 +137,7 @@ fn close_from_eight_threads_and_a_callback_at_once(server: &Centrifugo) {
     let (callback_closed, callback_close) = crossbeam_channel::bounded(1);
     let in_callback = Arc::clone(&start);
     let client =
-        Client::new(&server.ws_url(), ClientConfig::default(), move |client: &Client, event: ClientEvent| {
+        Client::new(server.ws_url(), ClientConfig::default(), move |client: &Client, event: ClientEvent| {
             if matches!(event, ClientEvent::Connected(_)) {
                 in_callback.wait();
                 let started = Instant::now();

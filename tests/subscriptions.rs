@@ -70,13 +70,19 @@ fn subscribe_and_unsubscribe_report_their_codes(protocol: Protocol) {
         subscription(&client, &channel(protocol, config::HISTORY, "codes"), SubscriptionConfig::default());
     assert_eq!(sub.state(), SubscriptionState::Unsubscribed);
     sub.subscribe().unwrap();
-    assert_eq!(events.subscribing(), (codes::SUBSCRIBE_CALLED, "subscribe called".into()));
+    assert_eq!(
+        events.subscribing(),
+        (codes::SubscribingCode::SubscribeCalled.code(), "subscribe called".into())
+    );
     let subscribed = events.subscribed();
     assert!(subscribed.recoverable() && subscribed.positioned(), "the hist namespace forces recovery");
     assert!(!subscribed.was_recovering());
     assert_eq!(sub.state(), SubscriptionState::Subscribed);
     sub.unsubscribe().unwrap();
-    assert_eq!(events.unsubscribed(), (codes::UNSUBSCRIBE_CALLED, "unsubscribe called".into()));
+    assert_eq!(
+        events.unsubscribed(),
+        (codes::UnsubscribedCode::UnsubscribeCalled.code(), "unsubscribe called".into())
+    );
     assert_eq!(sub.state(), SubscriptionState::Unsubscribed);
     // And again: the position was kept, so this subscribe recovers.
     sub.subscribe().unwrap();
@@ -90,7 +96,7 @@ fn subscribe_before_connect_works(protocol: Protocol) {
     let (sub, events) =
         subscription(&client, &channel(protocol, config::HISTORY, "early"), SubscriptionConfig::default());
     sub.subscribe().unwrap();
-    assert_eq!(events.subscribing().0, codes::SUBSCRIBE_CALLED);
+    assert_eq!(events.subscribing().0, codes::SubscribingCode::SubscribeCalled.code());
     assert_eq!(sub.state(), SubscriptionState::Subscribing);
     client.connect().unwrap();
     client_events.connected();
@@ -113,7 +119,7 @@ fn a_second_subscription_to_a_channel_is_refused_and_removal_allows_a_new_one(pr
     assert_eq!(client.subscription(&name).map(|found| found.state()), Some(SubscriptionState::Subscribed));
     assert_eq!(client.subscriptions().len(), 1);
     client.remove_subscription(&sub).unwrap();
-    assert_eq!(events.unsubscribed().0, codes::UNSUBSCRIBE_CALLED);
+    assert_eq!(events.unsubscribed().0, codes::UnsubscribedCode::UnsubscribeCalled.code());
     assert!(client.subscription(&name).is_none());
     let (again, again_events) = subscription(&client, &name, SubscriptionConfig::default());
     again.subscribe().unwrap();
@@ -261,7 +267,7 @@ fn an_unauthorized_subscription_getter_unsubscribes_with_code_1(protocol: Protoc
         SubscriptionConfig::default().token_getter(getter),
     );
     sub.subscribe().unwrap();
-    assert_eq!(events.unsubscribed(), (codes::SUBSCRIPTION_UNAUTHORIZED, "unauthorized".into()));
+    assert_eq!(events.unsubscribed(), (codes::UnsubscribedCode::Unauthorized.code(), "unauthorized".into()));
     client.close();
 }
 
@@ -295,7 +301,10 @@ fn publish_while_away(protocol: Protocol, name: &str, user: &str) -> (Arc<Centri
     sub.subscribe().unwrap();
     events.subscribed();
     server.api().disconnect(user, 4000, "come back").unwrap();
-    assert_eq!(events.subscribing(), (codes::SUBSCRIPTION_TRANSPORT_CLOSED, "transport closed".into()));
+    assert_eq!(
+        events.subscribing(),
+        (codes::SubscribingCode::TransportClosed.code(), "transport closed".into())
+    );
     for n in 0..20 {
         server.api().publish(name, &format!(r#"{{"missed":{n}}}"#)).unwrap();
     }
@@ -534,7 +543,10 @@ fn close_moves_every_subscription_to_unsubscribed_with_code_2(protocol: Protocol
     }
     client.close();
     for (sub, events) in &all {
-        assert_eq!(events.unsubscribed(), (codes::CLIENT_CLOSED, "client closed".into()));
+        assert_eq!(
+            events.unsubscribed(),
+            (codes::UnsubscribedCode::ClientClosed.code(), "client closed".into())
+        );
         assert_eq!(sub.state(), SubscriptionState::Unsubscribed);
     }
 }
@@ -569,7 +581,7 @@ fn a_hundred_subscriptions_are_all_resubscribed_after_a_reconnect(protocol: Prot
     assert_eq!(client_events.connecting(), (4000, "come back".into()));
     client_events.connected();
     for (sub, events) in &subs {
-        assert_eq!(events.subscribing().0, codes::SUBSCRIPTION_TRANSPORT_CLOSED);
+        assert_eq!(events.subscribing().0, codes::SubscribingCode::TransportClosed.code());
         assert!(events.subscribed().was_recovering(), "{} recovers", sub.channel());
     }
     client.close();
@@ -703,7 +715,7 @@ fn rapid_subscribe_and_unsubscribe_never_hits_already_subscribed(protocol: Proto
         events_until_without_105(
             events,
             "the removal",
-            |event, _| matches!(event, SubscriptionEvent::Unsubscribed(unsubscribed) if unsubscribed.code() == 0),
+            |event, _| matches!(event, SubscriptionEvent::Unsubscribed(unsubscribed) if unsubscribed.code() == codes::UnsubscribedCode::UnsubscribeCalled.code()),
         );
         assert_eq!(removed.state(), SubscriptionState::Unsubscribed);
     }
@@ -737,7 +749,7 @@ fn channel_listeners_work_with_the_reexported_select() {
 
     let server = Centrifugo::shared();
     let (client_listener, client_events) = listener::channel();
-    let client = Client::new(&server.ws_url(), ClientConfig::default(), client_listener).unwrap();
+    let client = Client::new(server.ws_url(), ClientConfig::default(), client_listener).unwrap();
     let (news_listener, news) = listener::subscription_channel();
     let name = channel(Protocol::Json, config::HISTORY, "select");
     client

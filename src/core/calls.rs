@@ -1,7 +1,12 @@
-//! Commands in flight, by id, with their deadlines.
+//! Commands in flight, by id, with their deadlines; and how a user's call goes out.
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::Instant;
+
+use super::effects::{Effect, Effects};
+use crate::error::Error;
+use crate::protocol::Reply;
+use crate::protocol::call::EncodedCall;
 
 /// How many entries' room the table of commands in flight keeps once they are all answered.
 const KEEP_CAPACITY: usize = 64;
@@ -12,13 +17,25 @@ pub(super) enum Purpose<S> {
     /// A user call, answered through its slot.
     User(S),
     /// The connection token refresh.
-    Refresh,
+    ConnectionRefresh,
     /// A subscription's subscribe command.
     Subscribe(super::SubId),
-    /// A subscription's unsubscribe command.
-    Unsubscribe(super::SubId),
+    /// A subscription's unsubscribe command. Which subscription does not matter: its failure
+    /// concerns the client (which reconnects), and the subscription has ended already.
+    Unsubscribe,
     /// A subscription's token refresh.
-    SubRefresh(super::SubId),
+    SubscriptionRefresh(super::SubId),
+}
+
+/// A user's call that waits to go out (for the connection, or for its subscription).
+#[derive(Debug)]
+pub(super) struct Waiting<S> {
+    /// The command, encoded by the caller.
+    pub(super) call: EncodedCall,
+    /// How the caller is answered.
+    pub(super) slot: S,
+    /// When the caller stops waiting: `timeout` after the call was made.
+    pub(super) deadline: Instant,
 }
 
 /// In-flight commands. Taking an entry out is the only way to act on it, so every command is
@@ -72,6 +89,25 @@ impl<S> Calls<S> {
             }
         }
         expired
+    }
+
+    /// Writes a user's call on connection `up` (the one up at the protocol level) and waits
+    /// for its reply until its deadline; a call without id (`send`) is done once written.
+    pub(super) fn send_user_call(&mut self, out: &mut Effects<S>, up: Option<u64>, waiting: Waiting<S>) {
+        let Waiting { call, slot, deadline } = waiting;
+        let Some(generation) = up else {
+            // Only called while connected; keep the caller's answer exactly-once regardless.
+            out.complete(slot, Err(Error::Disconnected));
+            return;
+        };
+        let id = call.id;
+        out.push(Effect::WriteCall { generation, call });
+        if id == 0 {
+            // Nothing to wait for: written is done.
+            out.complete(slot, Ok(Reply::default()));
+        } else {
+            self.insert(id, Purpose::User(slot), deadline);
+        }
     }
 
     /// Takes out every command, in id order.

@@ -1,63 +1,51 @@
 //! The client-side subscriptions, indexed for the hot paths.
 //!
-//! A publication push finds its subscription by channel in O(1); the core thread asks for the
-//! earliest subscription deadline on every input, so that is cached and recomputed only after a
-//! subscription may have changed. Every mutable access goes through [`Registry::get_mut`],
-//! which invalidates the cache, except [`Registry::get_mut_keeping_timers`] for the publication
-//! path, which never touches timers.
+//! A push finds its subscription by channel in O(1); iteration goes in id order, which is
+//! creation order (the order subscribes go out in after a reconnect). The core thread asks for
+//! the earliest subscription deadline on every input, so that is cached and recomputed only
+//! after a subscription may have changed: every mutable access goes through
+//! [`Registry::get_mut`] or [`Registry::values_mut`], which invalidate the cache, except
+//! [`Registry::get_mut_keeping_timers`] for pushes of the stream, which never touch timers.
 
 use std::cell::Cell;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::subscriptions::{Sub, SubId};
+use super::subscription::{Sub, SubId};
 
 pub(super) struct Registry<S> {
-    /// Boxed: a hash map keeps up to half of its slots empty, and a slot is as large as what it
-    /// holds; with ten thousand subscriptions that was megabytes of nothing.
-    subs: HashMap<SubId, Box<Sub<S>>>,
+    /// Every subscription, by id. Boxed: a map keeps room for entries it does not hold, as
+    /// large as the entries it does; with ten thousand subscriptions that was megabytes of
+    /// nothing.
+    subs: BTreeMap<SubId, Box<Sub<S>>>,
+    /// The subscription of each channel, for pushes (which name only their channel).
     by_channel: HashMap<Arc<str>, SubId>,
-    ordered: Vec<SubId>,
     /// The earliest deadline of any subscription; `None` when it must be recomputed.
     deadline: Cell<Option<Option<Instant>>>,
 }
 
 impl<S> Default for Registry<S> {
     fn default() -> Registry<S> {
-        Registry {
-            subs: HashMap::new(),
-            by_channel: HashMap::new(),
-            ordered: Vec::new(),
-            deadline: Cell::new(None),
-        }
+        Registry { subs: BTreeMap::new(), by_channel: HashMap::new(), deadline: Cell::new(None) }
     }
 }
 
 impl<S> Registry<S> {
-    pub(super) fn insert(&mut self, id: SubId, channel: Arc<str>, sub: Sub<S>) {
-        self.subs.insert(id, Box::new(sub));
-        self.by_channel.insert(channel, id);
-        if let Err(at) = self.ordered.binary_search(&id) {
-            self.ordered.insert(at, id);
-        }
+    pub(super) fn insert(&mut self, sub: Sub<S>) {
+        self.by_channel.insert(Arc::clone(sub.channel()), sub.id());
+        self.subs.insert(sub.id(), Box::new(sub));
         self.deadline.set(None);
     }
 
-    pub(super) fn remove(&mut self, id: SubId, channel: &str) -> bool {
-        let removed = self.subs.remove(&id).is_some();
-        if self.by_channel.get(channel) == Some(&id) {
-            self.by_channel.remove(channel);
-        }
-        if let Ok(at) = self.ordered.binary_search(&id) {
-            self.ordered.remove(at);
+    /// Forgets subscription `id`; `false` if there was none.
+    pub(super) fn remove(&mut self, id: SubId) -> bool {
+        let Some(sub) = self.subs.remove(&id) else { return false };
+        if self.by_channel.get(sub.channel()) == Some(&id) {
+            self.by_channel.remove(sub.channel());
         }
         self.deadline.set(None);
-        removed
-    }
-
-    pub(super) fn get(&self, id: SubId) -> Option<&Sub<S>> {
-        self.subs.get(&id).map(|sub| &**sub)
+        true
     }
 
     pub(super) fn get_mut(&mut self, id: SubId) -> Option<&mut Sub<S>> {
@@ -65,7 +53,7 @@ impl<S> Registry<S> {
         self.subs.get_mut(&id).map(|sub| &mut **sub)
     }
 
-    /// For changes that never touch a subscription's timers (offset, delta base).
+    /// For changes that never touch a subscription's timers (publications, joins, leaves).
     pub(super) fn get_mut_keeping_timers(&mut self, id: SubId) -> Option<&mut Sub<S>> {
         self.subs.get_mut(&id).map(|sub| &mut **sub)
     }
@@ -74,11 +62,7 @@ impl<S> Registry<S> {
         self.by_channel.get(channel).copied()
     }
 
-    /// Every subscription id, in creation order.
-    pub(super) fn ids(&self) -> Vec<SubId> {
-        self.ordered.clone()
-    }
-
+    /// Every subscription, in id order.
     pub(super) fn values_mut(&mut self) -> impl Iterator<Item = &mut Sub<S>> {
         self.deadline.set(None);
         self.subs.values_mut().map(|sub| &mut **sub)
@@ -96,12 +80,13 @@ impl<S> Registry<S> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::subscriptions::Sub;
+    use super::super::subscription::Sub;
 
     /// A client may hold tens of thousands of subscriptions; rare settings stay behind boxes.
+    /// (296 bytes until a subscription knew its own id, which names it in its effects.)
     #[test]
     fn a_subscription_stays_small() {
         let size = std::mem::size_of::<Sub<()>>();
-        assert!(size <= 300, "a subscription takes {size} bytes");
+        assert!(size <= 304, "a subscription takes {size} bytes");
     }
 }

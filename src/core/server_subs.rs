@@ -48,7 +48,7 @@ impl<S> Core<S> {
             self.server_subs.keys().filter(|channel| !subs.contains_key(*channel)).cloned().collect();
         for channel in gone {
             self.server_subs.remove(&channel);
-            self.emit(ClientEvent::Unsubscribed(ServerUnsubscribedEvent { channel: channel.into() }));
+            self.effects.emit(ClientEvent::Unsubscribed(ServerUnsubscribedEvent { channel: channel.into() }));
         }
         for (channel, result) in subs {
             let entry = self.server_subs.entry(channel.clone()).or_default();
@@ -57,7 +57,7 @@ impl<S> Core<S> {
                 entry.offset = result.offset;
                 entry.epoch = result.epoch.clone();
             }
-            self.emit(ClientEvent::Subscribed(SubscribedEvent::from_result(
+            self.effects.emit(ClientEvent::Subscribed(SubscribedEvent::from_result(
                 channel.as_str().into(),
                 &result,
             )));
@@ -80,7 +80,7 @@ impl<S> Core<S> {
                     epoch: subscribe.epoch.clone(),
                 },
             );
-            self.emit(ClientEvent::Subscribed(SubscribedEvent {
+            self.effects.emit(ClientEvent::Subscribed(SubscribedEvent {
                 channel: channel.into(),
                 was_recovering: false,
                 recovered: false,
@@ -93,7 +93,8 @@ impl<S> Core<S> {
             }));
         } else if push.unsubscribe.is_some() {
             if self.server_subs.remove(&channel).is_some() {
-                self.emit(ClientEvent::Unsubscribed(ServerUnsubscribedEvent { channel: channel.into() }));
+                self.effects
+                    .emit(ClientEvent::Unsubscribed(ServerUnsubscribedEvent { channel: channel.into() }));
             }
         } else if !self.server_subs.contains_key(&channel) {
             // Neither a client-side nor a server-side subscription: nothing to deliver it to.
@@ -102,10 +103,10 @@ impl<S> Core<S> {
             self.server_publication(&channel, publication);
         } else if let Some(join) = push.join {
             let info = Box::new(ClientInfo::from(join.info.unwrap_or_default()));
-            self.emit(ClientEvent::Join(JoinEvent { channel: channel.into(), info }));
+            self.effects.emit(ClientEvent::Join(JoinEvent { channel: channel.into(), info }));
         } else if let Some(leave) = push.leave {
             let info = Box::new(ClientInfo::from(leave.info.unwrap_or_default()));
-            self.emit(ClientEvent::Leave(LeaveEvent { channel: channel.into(), info }));
+            self.effects.emit(ClientEvent::Leave(LeaveEvent { channel: channel.into(), info }));
         }
     }
 
@@ -116,21 +117,22 @@ impl<S> Core<S> {
             }
         }
         let publication = Publication::from(publication);
-        self.emit(ClientEvent::Publication(PublicationEvent { channel: channel.into(), publication }));
+        self.effects
+            .emit(ClientEvent::Publication(PublicationEvent { channel: channel.into(), publication }));
     }
 
     /// The connection was lost while connected: they will be restored by the reconnect.
     pub(super) fn server_subs_suspended(&mut self) {
         let channels: Vec<String> = self.server_subs.keys().cloned().collect();
         for channel in channels {
-            self.emit(ClientEvent::Subscribing(ServerSubscribingEvent { channel: channel.into() }));
+            self.effects.emit(ClientEvent::Subscribing(ServerSubscribingEvent { channel: channel.into() }));
         }
     }
 
     /// The client stopped: they end, positions are forgotten.
     pub(super) fn server_subs_ended(&mut self) {
         for channel in std::mem::take(&mut self.server_subs).into_keys() {
-            self.emit(ClientEvent::Unsubscribed(ServerUnsubscribedEvent { channel: channel.into() }));
+            self.effects.emit(ClientEvent::Unsubscribed(ServerUnsubscribedEvent { channel: channel.into() }));
         }
     }
 }

@@ -1,65 +1,10 @@
-//! Event codes and the rules attached to server codes.
+//! The rules attached to the server's codes: which disconnects reconnect, which errors are
+//! retried, which unsubscribes resubscribe.
 //!
-//! The numbers are the same in every official SDK: client-side codes 0–4 for `connecting`,
-//! 0–3 for `disconnected`; server disconnect codes 3000–4999 with their reconnect rule.
+//! The client's own codes are the public enums of [`crate::codes`]; what the rules decide is
+//! expressed with them.
 
-/// A code and the reason that goes with it, as events carry them.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Reason {
-    pub(crate) code: u32,
-    pub(crate) reason: String,
-}
-
-impl Reason {
-    pub(crate) fn new(code: u32, reason: impl Into<String>) -> Reason {
-        Reason { code, reason: reason.into() }
-    }
-}
-
-/// Why the client is (re)connecting.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Connecting {
-    ConnectCalled,
-    TransportClosed,
-    NoPing,
-    SubscribeTimeout,
-    UnsubscribeError,
-}
-
-impl Connecting {
-    pub(crate) fn reason(self) -> Reason {
-        match self {
-            Connecting::ConnectCalled => Reason::new(0, "connect called"),
-            Connecting::TransportClosed => Reason::new(1, "transport closed"),
-            Connecting::NoPing => Reason::new(2, "no ping"),
-            Connecting::SubscribeTimeout => Reason::new(3, "subscribe timeout"),
-            Connecting::UnsubscribeError => Reason::new(4, "unsubscribe error"),
-        }
-    }
-}
-
-/// Why the client stopped.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Disconnected {
-    DisconnectCalled,
-    Unauthorized,
-    BadProtocol,
-    MessageSizeLimit,
-    ClientClosed,
-}
-
-impl Disconnected {
-    pub(crate) fn reason(self) -> Reason {
-        match self {
-            Disconnected::DisconnectCalled => Reason::new(0, "disconnect called"),
-            Disconnected::Unauthorized => Reason::new(1, "unauthorized"),
-            Disconnected::BadProtocol => Reason::new(2, "bad protocol"),
-            Disconnected::MessageSizeLimit => Reason::new(3, "message size limit exceeded"),
-            // Same code as disconnect(): the client was asked to stop.
-            Disconnected::ClientClosed => Reason::new(0, "client closed"),
-        }
-    }
-}
+use crate::codes::{ConnectingCode, DisconnectedCode, Reason};
 
 /// The server code that asks the client to forget its token and subscription state.
 pub(crate) const STATE_INVALIDATED: u32 = 3014;
@@ -82,20 +27,21 @@ pub(crate) enum CloseAction {
 /// Applies the reconnect rule to a WebSocket close (`None`: the socket ended without a close
 /// frame).
 ///
-/// Codes below 3000 belong to the transport: 1009 stops the client (code 3, the server's
-/// message limit would hit again), all others reconnect as "transport closed" (code 1).
-/// Server codes reconnect below 3500, in 4000–4499 and from 5000; 3500–3999 and 4500–4999 stop.
+/// Codes below 3000 belong to the transport: 1009 stops the client
+/// ([`DisconnectedCode::MessageSizeLimit`]: the server's message limit would hit again), all
+/// others reconnect ([`ConnectingCode::TransportClosed`]). Server codes follow
+/// [`server_code_reconnects`] and are reported as the server sent them.
 pub(crate) fn classify_close(close: Option<(u16, &str)>) -> CloseAction {
     let Some((code, reason)) = close else {
-        return CloseAction::Reconnect(Connecting::TransportClosed.reason());
+        return CloseAction::Reconnect(ConnectingCode::TransportClosed.into());
     };
     if code == WS_MESSAGE_TOO_BIG {
-        return CloseAction::Stop(Disconnected::MessageSizeLimit.reason());
+        return CloseAction::Stop(DisconnectedCode::MessageSizeLimit.into());
     }
     if code < 3000 {
-        return CloseAction::Reconnect(Connecting::TransportClosed.reason());
+        return CloseAction::Reconnect(ConnectingCode::TransportClosed.into());
     }
-    let server = Reason::new(u32::from(code), reason);
+    let server = Reason::from_server(u32::from(code), reason);
     if server_code_reconnects(u32::from(code)) {
         CloseAction::Reconnect(server)
     } else {
@@ -107,6 +53,19 @@ pub(crate) fn classify_close(close: Option<(u16, &str)>) -> CloseAction {
 /// (the application's) are terminal, everything else reconnects.
 pub(crate) fn server_code_reconnects(code: u32) -> bool {
     !(3500..4000).contains(&code) && !(4500..5000).contains(&code)
+}
+
+/// Whether an error reply to a connect or subscribe command is worth retrying: the server says
+/// it is temporary, or the code is below 100 (internal errors and timeouts, which the official
+/// SDKs retry too).
+pub(crate) fn reply_error_is_temporary(code: u32, temporary: bool) -> bool {
+    temporary || code < 100
+}
+
+/// The unsubscribe push rule: from 2500 on the server asks the subscription to subscribe again
+/// (`subscribing` with the server's code); below, it ends (`unsubscribed`).
+pub(crate) fn unsubscribe_resubscribes(code: u32) -> bool {
+    code >= 2500
 }
 
 /// Server error codes (in replies) with a special meaning for the client.
@@ -142,7 +101,7 @@ mod tests {
         for (code, reconnects) in table {
             assert_eq!(server_code_reconnects(code), reconnects, "code {code}");
             let action = classify_close(Some((code as u16, "why")));
-            let expected = Reason::new(code, "why");
+            let expected = Reason::from_server(code, "why");
             if reconnects {
                 assert_eq!(action, CloseAction::Reconnect(expected), "code {code}");
             } else {
@@ -152,17 +111,33 @@ mod tests {
     }
 
     #[test]
+    fn reply_errors_are_retried_when_temporary_or_below_100() {
+        for (code, temporary, retried) in
+            [(0, false, true), (99, false, true), (100, true, true), (100, false, false), (103, false, false)]
+        {
+            assert_eq!(reply_error_is_temporary(code, temporary), retried, "{code} {temporary}");
+        }
+    }
+
+    #[test]
+    fn unsubscribes_from_2500_on_resubscribe() {
+        for (code, resubscribes) in [(2000, false), (2499, false), (2500, true), (2501, true), (2502, true)] {
+            assert_eq!(unsubscribe_resubscribes(code), resubscribes, "{code}");
+        }
+    }
+
+    #[test]
     fn transport_codes_reconnect_except_message_too_big() {
         for code in [1000, 1001, 1006, 1011, 2999] {
             assert_eq!(
                 classify_close(Some((code, "x"))),
-                CloseAction::Reconnect(Reason::new(1, "transport closed"))
+                CloseAction::Reconnect(ConnectingCode::TransportClosed.into())
             );
         }
-        assert_eq!(classify_close(None), CloseAction::Reconnect(Reason::new(1, "transport closed")));
+        assert_eq!(classify_close(None), CloseAction::Reconnect(ConnectingCode::TransportClosed.into()));
         assert_eq!(
             classify_close(Some((1009, "too big"))),
-            CloseAction::Stop(Reason::new(3, "message size limit exceeded"))
+            CloseAction::Stop(DisconnectedCode::MessageSizeLimit.into())
         );
     }
 }

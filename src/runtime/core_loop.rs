@@ -9,10 +9,11 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 use super::backlog::Backlog;
 use super::call::CallRoute;
+use super::call::Link;
 use super::executor::Lanes;
 use super::getters::{GetterRequest, GetterWorker};
 use super::port::StateCell;
-use super::{Connection, Input, Slot, SubscriptionCell, TransportEvent, connection};
+use super::{Input, Slot, SubscriptionCell, TransportEvent, connection};
 use crate::codec::Codec;
 use crate::core::SubId;
 use crate::core::{Core, Effect};
@@ -26,7 +27,7 @@ use crate::types::ClientState;
 /// A connection thread and what controls it.
 struct ConnectionEntry {
     control: Arc<DialControl>,
-    connection: Option<Arc<Connection>>,
+    connection: Option<Arc<dyn Link>>,
     thread: JoinHandle<()>,
 }
 
@@ -171,7 +172,7 @@ impl CoreLoop {
                 self.core.opened(generation, now);
             }
             TransportEvent::DialFailed(error) => self.core.dial_failed(generation, error, now),
-            TransportEvent::Frame(replies, bytes) => {
+            TransportEvent::Replies(replies, bytes) => {
                 self.handled_frame_bytes += bytes;
                 self.core.frame(generation, replies, now)
             }
@@ -193,7 +194,7 @@ impl CoreLoop {
         let mut batch: Vec<Command> = Vec::new();
         let mut batch_generation = 0;
         for effect in self.core.take_effects() {
-            if let Effect::Send { generation, command } = effect {
+            if let Effect::SendCommand { generation, command } = effect {
                 if generation != batch_generation && !batch.is_empty() {
                     self.write(batch_generation, std::mem::take(&mut batch));
                 }
@@ -205,19 +206,19 @@ impl CoreLoop {
                 self.write(batch_generation, std::mem::take(&mut batch));
             }
             match effect {
-                Effect::Send { .. } => unreachable!("sends are batched above"),
-                Effect::Write { generation, call } => self.write_encoded(generation, call.bytes),
-                Effect::Dial { generation } => self.dial(generation),
-                Effect::Up { generation } => {
+                Effect::SendCommand { .. } => unreachable!("sends are batched above"),
+                Effect::WriteCall { generation, call } => self.write_encoded(generation, call.bytes),
+                Effect::Dial { generation } => self.dial(generation, 0),
+                Effect::ConnectionUp { generation } => {
                     if let Some(connection) =
                         self.connections.get(&generation).and_then(|e| e.connection.clone())
                     {
-                        self.route.open(generation, connection as Arc<dyn super::call::Link>);
+                        self.route.open(generation, connection);
                     }
                 }
-                Effect::Close { generation } => self.close_connection(generation),
+                Effect::CloseConnection { generation } => self.close_connection(generation),
                 Effect::FetchToken { attempt } => self.fetch_token(attempt),
-                Effect::Emit(event) => {
+                Effect::ClientEvent(event) => {
                     log_event(&event);
                     self.lanes.client_event(event);
                 }
@@ -225,8 +226,8 @@ impl CoreLoop {
                     // The caller may have given up waiting; that is fine.
                     let _ = slot.send(*result);
                 }
-                Effect::State(state) => self.state.set(state),
-                Effect::FetchSubToken { attempt, sub, channel } => {
+                Effect::ClientState(state) => self.state.set(state),
+                Effect::FetchSubscriptionToken { attempt, sub, channel } => {
                     match self.sub_getters.get(&sub).and_then(|getters| getters.token.clone()) {
                         Some(getter) => self.ask(GetterRequest::Subscription { attempt, channel, getter }),
                         None => self.core.sub_token_fetched(
@@ -236,7 +237,7 @@ impl CoreLoop {
                         ),
                     }
                 }
-                Effect::FetchState { attempt, sub, channel } => {
+                Effect::FetchSubscriptionPosition { attempt, sub, channel } => {
                     match self.sub_getters.get(&sub).and_then(|getters| getters.state.clone()) {
                         Some(getter) => self.ask(GetterRequest::State { attempt, channel, getter }),
                         None => {
@@ -244,13 +245,13 @@ impl CoreLoop {
                         }
                     }
                 }
-                Effect::SubEvent { sub, event } => self.lanes.subscription_event(sub, event),
-                Effect::SubState { sub, state } => {
+                Effect::SubscriptionEvent { sub, event } => self.lanes.subscription_event(sub, event),
+                Effect::SubscriptionState { sub, state } => {
                     if let Some(cell) = self.sub_cells.get(&sub) {
                         cell.set_state(state);
                     }
                 }
-                Effect::SubRemoved { sub } => {
+                Effect::SubscriptionRemoved { sub } => {
                     self.sub_cells.remove(&sub);
                     self.sub_getters.remove(&sub);
                     self.lanes.unregister(sub);
@@ -301,18 +302,20 @@ impl CoreLoop {
         }
     }
 
-    fn dial(&mut self, generation: u64) {
-        log::debug!("connection {generation}: dialing {}", self.transport.target());
+    fn dial(&mut self, generation: u64, transport: usize) {
+        log::debug!("connection {generation}: dialing {}", self.transport.target(transport));
         let control = Arc::new(DialControl::default());
-        let transport = Arc::clone(&self.transport);
-        let codec = self.codec;
-        let thread_control = Arc::clone(&control);
-        let to_core = self.to_self.clone();
-        let route = Arc::clone(&self.route);
-        let backlog = Arc::clone(&self.backlog);
-        let spawned = super::spawn(format!("centrifuge-conn-{generation}"), move || {
-            connection::run(generation, &transport, codec, &thread_control, &route, backlog, &to_core);
-        });
+        let parts = connection::ConnectionParts {
+            generation,
+            transport,
+            config: Arc::clone(&self.transport),
+            codec: self.codec,
+            control: Arc::clone(&control),
+            route: Arc::clone(&self.route),
+            backlog: Arc::clone(&self.backlog),
+            to_core: self.to_self.clone(),
+        };
+        let spawned = super::spawn(format!("centrifuge-conn-{generation}"), move || connection::run(parts));
         match spawned {
             Ok(thread) => {
                 self.connections.insert(generation, ConnectionEntry { control, connection: None, thread });

@@ -174,7 +174,8 @@ fn deliver<E: LaneEvent>(sink: &mut dyn EventSink<E>, event: &E, whose: &str) {
     }
 }
 
-fn panic_message(panic: &(dyn Any + Send)) -> String {
+/// The text a panic carries, for reports.
+pub(super) fn panic_message(panic: &(dyn Any + Send)) -> String {
     if let Some(text) = panic.downcast_ref::<&str>() {
         (*text).to_string()
     } else if let Some(text) = panic.downcast_ref::<String>() {

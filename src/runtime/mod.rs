@@ -30,6 +30,7 @@ mod backlog;
 pub(crate) mod call;
 mod connection;
 mod core_loop;
+mod delivery;
 mod executor;
 mod getters;
 mod port;
@@ -51,8 +52,8 @@ use crate::protocol::Reply;
 use crate::protocol::call::EncodedCall;
 use crate::token::{StateGetter, SubscriptionTokenGetter, TokenError};
 use crate::transport::TransportConfig;
+use crate::transports::TransportEndpoint;
 use backlog::Backlog;
-pub(crate) use connection::Connection;
 pub(crate) use executor::{EventSink, on_lane_thread};
 pub(crate) use port::{RuntimePort, SubscriptionCell};
 
@@ -108,30 +109,33 @@ pub(crate) struct NewSubscription {
 
 /// What a connection thread reports.
 pub(crate) enum TransportEvent {
-    Opened(Arc<Connection>),
+    /// The WebSocket is up; calls may be written to it.
+    Opened(Arc<dyn call::Link>),
+    /// The dial failed at some step (DNS, TCP, proxy, TLS, handshake).
     DialFailed(TransportError),
     /// Replies and pushes of one read, and the bytes they count for in the backlog.
-    Frame(Vec<Reply>, usize),
+    Replies(Vec<Reply>, usize),
+    /// The server sent something that does not decode.
     ProtocolError(String),
-    Closed {
-        close: Option<(u16, String)>,
-        error: Option<TransportError>,
-    },
+    /// The connection ended: with the server's close frame, an I/O error, or neither.
+    Closed { close: Option<(u16, String)>, error: Option<TransportError> },
     /// The thread is about to exit; always its last message.
     Ended,
 }
 
-/// Starts a client for `endpoint` with `config`: checks both, builds the state machine and the
+/// Starts a client for `endpoint` (then `config`'s fallback transports) with `config`: checks both, builds the state machine and the
 /// transport settings, spawns the core thread and the lanes, and returns the port the handles
 /// use. `bind` makes the client listener's sink, given the port (the handles a listener gets
 /// are built on it), and may return something more for the caller.
 pub(crate) fn start<T>(
-    endpoint: &str,
+    endpoint: TransportEndpoint,
     config: &ClientConfig,
     bind: impl FnOnce(&Arc<RuntimePort>) -> (Box<dyn EventSink<ClientEvent>>, T),
 ) -> Result<(Arc<RuntimePort>, T), Error> {
     config.validate()?;
-    let transport = TransportConfig::new(endpoint, config)?;
+    let endpoints: Vec<TransportEndpoint> =
+        std::iter::once(endpoint).chain(config.fallback_transports.iter().cloned()).collect();
+    let transport = TransportConfig::new(&endpoints, config)?;
     let ids = Arc::new(CommandIds::default());
     let core = Core::new(core_config(config, Arc::clone(&ids)), StdRng::from_rng(&mut rand::rng()));
     let (inputs, receiver) = crossbeam_channel::unbounded();

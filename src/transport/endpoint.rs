@@ -1,4 +1,4 @@
-//! The WebSocket endpoint URL, parsed once when the client is built.
+//! Endpoint URLs, parsed once when the client is built.
 //!
 //! One parser: the `http::Uri` that tungstenite's handshake itself takes. The handshake is built
 //! from the parsed [`Uri`], never from the text again, so whatever [`Endpoint::parse`] accepts
@@ -6,7 +6,8 @@
 //! `Client::new` instead of a transport error retried forever.
 //!
 //! On top of the URI grammar it refuses what would only fail later, or mean something else than
-//! the user thinks: a scheme other than `ws`/`wss`, user info (`user:pw@`; send credentials as a
+//! the user thinks: a scheme other than the transport's (`ws`/`wss` for WebSocket, `http`/`https`
+//! for HTTP-streaming, SSE and emulation), user info (`user:pw@`; send credentials as a
 //! token or a header), a fragment (`#…`, which a WebSocket URL cannot have), an empty host, a
 //! port that is not a number from 1 to 65535, an IPv6 literal that does not parse (zone
 //! identifiers included: the standard library cannot dial them by name), and a `%` in the path
@@ -17,8 +18,9 @@ use std::net::Ipv6Addr;
 use tungstenite::http::Uri;
 
 use crate::error::Error;
+use crate::transports::TransportKind;
 
-/// A checked `ws://` or `wss://` URL.
+/// A checked URL of one of the client's endpoints.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Endpoint {
     /// What the WebSocket handshake requests.
@@ -30,8 +32,9 @@ pub(crate) struct Endpoint {
 }
 
 impl Endpoint {
-    /// Parses `ws://host[:port][/path][?query]` or `wss://…`; IPv6 hosts go in brackets.
-    pub(crate) fn parse(url: &str) -> Result<Endpoint, Error> {
+    /// Parses `ws://host[:port][/path][?query]` or `wss://…` for WebSocket, `http://…` or
+    /// `https://…` for the others; IPv6 hosts go in brackets.
+    pub(crate) fn parse(url: &str, kind: TransportKind) -> Result<Endpoint, Error> {
         // The URL may carry a token in its query: name it by its start only.
         let invalid = |why: String| Error::InvalidConfig(format!("endpoint {}: {why}", shown(url)));
         if let Some((position, character)) =
@@ -43,10 +46,14 @@ impl Endpoint {
             )));
         }
         let uri: Uri = url.parse().map_err(|err| invalid(format!("not a valid URL ({err})")))?;
+        let (plain, secure) = match kind {
+            TransportKind::WebSocket => ("ws", "wss"),
+            _ => ("http", "https"),
+        };
         let secure = match uri.scheme_str() {
-            Some(scheme) if scheme.eq_ignore_ascii_case("ws") => false,
-            Some(scheme) if scheme.eq_ignore_ascii_case("wss") => true,
-            _ => return Err(invalid("must start with ws:// or wss://".into())),
+            Some(scheme) if scheme.eq_ignore_ascii_case(plain) => false,
+            Some(scheme) if scheme.eq_ignore_ascii_case(secure) => true,
+            _ => return Err(invalid(format!("the {kind} URL must start with {plain}:// or {secure}://"))),
         };
         let authority = uri.authority().map(|authority| authority.as_str()).unwrap_or_default();
         if authority.contains('@') {
@@ -55,7 +62,7 @@ impl Endpoint {
             ));
         }
         if url.contains('#') {
-            return Err(invalid("a WebSocket URL cannot have a fragment (#…)".into()));
+            return Err(invalid("the URL cannot have a fragment (#…)".into()));
         }
         let (host, port_text) = split_authority(authority).map_err(&invalid)?;
         let port = match port_text {
@@ -75,6 +82,25 @@ impl Endpoint {
             check_percent_encoding(path.as_str()).map_err(&invalid)?;
         }
         Ok(Endpoint { uri, secure, host, port })
+    }
+
+    /// `/emulation` on this endpoint's scheme, host and port: where Centrifugo takes the
+    /// commands of HTTP-streaming and SSE connections by default.
+    pub(crate) fn emulation(&self) -> Endpoint {
+        let mut parts = self.uri.clone().into_parts();
+        parts.path_and_query = Some(tungstenite::http::uri::PathAndQuery::from_static("/emulation"));
+        let uri = Uri::from_parts(parts).unwrap_or_else(|_| self.uri.clone());
+        Endpoint { uri, secure: self.secure, host: self.host.clone(), port: self.port }
+    }
+
+    /// The `Host` header: the authority as written (host, and the port if given).
+    pub(crate) fn authority(&self) -> &str {
+        self.uri.authority().map_or(self.host.as_str(), |authority| authority.as_str())
+    }
+
+    /// The request target: path and query.
+    pub(crate) fn path_and_query(&self) -> &str {
+        self.uri.path_and_query().map_or("/", |path| path.as_str())
     }
 }
 
@@ -165,7 +191,7 @@ mod tests {
             ("ws://host:65535", false, "host", 65535),
         ];
         for (url, secure, host, port) in cases {
-            let endpoint = Endpoint::parse(url).unwrap();
+            let endpoint = Endpoint::parse(url, TransportKind::WebSocket).unwrap();
             assert_eq!(
                 (endpoint.secure, endpoint.host.as_str(), endpoint.port),
                 (secure, host, port),
@@ -176,7 +202,11 @@ mod tests {
 
     #[test]
     fn the_handshake_requests_the_parsed_uri() {
-        let endpoint = Endpoint::parse("ws://[::1]:9000/connection/websocket?cf_protocol=protobuf").unwrap();
+        let endpoint = Endpoint::parse(
+            "ws://[::1]:9000/connection/websocket?cf_protocol=protobuf",
+            TransportKind::WebSocket,
+        )
+        .unwrap();
         assert_eq!(
             endpoint.uri.path_and_query().unwrap().as_str(),
             "/connection/websocket?cf_protocol=protobuf"
@@ -225,8 +255,9 @@ mod tests {
             ("ws://host/x?q=%", "'%' at byte 5"),
             // Fragment.
             ("ws://host/x#part", "fragment"),
+            ("http://host/connection/websocket", "must start with ws:// or wss://"),
         ] {
-            match Endpoint::parse(url) {
+            match Endpoint::parse(url, TransportKind::WebSocket) {
                 Err(Error::InvalidConfig(why)) => assert!(why.contains(needle), "{url:?}: {why}"),
                 other => panic!("{url:?}: {other:?}"),
             }
@@ -234,8 +265,31 @@ mod tests {
     }
 
     #[test]
+    fn http_endpoints_take_http_schemes_and_derive_their_emulation_endpoint() {
+        let endpoint =
+            Endpoint::parse("https://[::1]:8443/connection/http_stream?a=1", TransportKind::HttpStream)
+                .unwrap();
+        assert!(endpoint.secure);
+        assert_eq!(
+            (endpoint.authority(), endpoint.path_and_query()),
+            ("[::1]:8443", "/connection/http_stream?a=1")
+        );
+        let emulation = endpoint.emulation();
+        assert_eq!((emulation.authority(), emulation.path_and_query()), ("[::1]:8443", "/emulation"));
+        assert_eq!(emulation.uri.to_string(), "https://[::1]:8443/emulation");
+        match Endpoint::parse("ws://h/connection/sse", TransportKind::Sse) {
+            Err(Error::InvalidConfig(why)) => {
+                assert!(why.contains("the SSE URL must start with http://"), "{why}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn a_refused_endpoint_never_shows_its_query() {
-        let Err(Error::InvalidConfig(why)) = Endpoint::parse("ws://host:0/?token=secret") else {
+        let Err(Error::InvalidConfig(why)) =
+            Endpoint::parse("ws://host:0/?token=secret", TransportKind::WebSocket)
+        else {
             panic!("port 0 must be refused");
         };
         assert!(!why.contains("secret"), "{why}");
@@ -244,7 +298,9 @@ mod tests {
 
     #[test]
     fn a_refused_endpoint_never_shows_its_user_info() {
-        let Err(Error::InvalidConfig(why)) = Endpoint::parse("wss://me:pa55@host:443/x?token=t") else {
+        let Err(Error::InvalidConfig(why)) =
+            Endpoint::parse("wss://me:pa55@host:443/x?token=t", TransportKind::WebSocket)
+        else {
             panic!("user info must be refused");
         };
         assert!(!why.contains("pa55") && !why.contains("me:"), "{why}");

@@ -47,18 +47,25 @@ impl Write for BudgetedTcp {
     }
 }
 
-/// Plain or TLS.
+/// Plain or TLS (with the TLS backend the crate is built with; see `transport::tls`).
 pub(crate) enum Stream {
     Plain(BudgetedTcp),
+    #[cfg(all(feature = "native-tls", not(feature = "rustls")))]
     Tls(Box<native_tls::TlsStream<BudgetedTcp>>),
+    #[cfg(feature = "rustls")]
+    Rustls(Box<rustls::StreamOwned<rustls::ClientConnection, BudgetedTcp>>),
 }
 
 impl Stream {
     /// Allows the next reads to take `bytes` from the socket (added to what is left).
+    #[allow(clippy::infallible_destructuring_match)] // Without a TLS backend, only Plain is left.
     pub(crate) fn allow_reads(&mut self, bytes: usize) {
         let tcp = match self {
             Stream::Plain(tcp) => tcp,
+            #[cfg(all(feature = "native-tls", not(feature = "rustls")))]
             Stream::Tls(tls) => tls.get_mut(),
+            #[cfg(feature = "rustls")]
+            Stream::Rustls(tls) => &mut tls.sock,
         };
         tcp.budget = Some(tcp.budget.unwrap_or(0).saturating_add(bytes));
     }
@@ -68,7 +75,10 @@ impl Read for Stream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
             Stream::Plain(tcp) => tcp.read(buf),
+            #[cfg(all(feature = "native-tls", not(feature = "rustls")))]
             Stream::Tls(tls) => tls.read(buf),
+            #[cfg(feature = "rustls")]
+            Stream::Rustls(tls) => tls.read(buf),
         }
     }
 }
@@ -77,14 +87,20 @@ impl Write for Stream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
             Stream::Plain(tcp) => tcp.write(buf),
+            #[cfg(all(feature = "native-tls", not(feature = "rustls")))]
             Stream::Tls(tls) => tls.write(buf),
+            #[cfg(feature = "rustls")]
+            Stream::Rustls(tls) => tls.write(buf),
         }
     }
 
     fn flush(&mut self) -> io::Result<()> {
         match self {
             Stream::Plain(tcp) => tcp.flush(),
+            #[cfg(all(feature = "native-tls", not(feature = "rustls")))]
             Stream::Tls(tls) => tls.flush(),
+            #[cfg(feature = "rustls")]
+            Stream::Rustls(tls) => tls.flush(),
         }
     }
 }

@@ -2,7 +2,9 @@
 
 use std::time::{Duration, Instant};
 
-use centrifuge_blocking::{Client, ClientConfig, ClientEvent, SubscriptionEvent, listener};
+use centrifuge_blocking::{
+    Client, ClientConfig, ClientEvent, SubscriptionEvent, TransportEndpoint, listener,
+};
 use crossbeam_channel::Receiver;
 
 /// How long a test waits for an event that should come.
@@ -15,8 +17,13 @@ pub struct Events {
 
 /// A client for `url` with `config`, and its events.
 pub fn client(url: &str, config: ClientConfig) -> (Client, Events) {
+    client_on(TransportEndpoint::from(url), config)
+}
+
+/// A client for `endpoint` (any transport) with `config`, and its events.
+pub fn client_on(endpoint: TransportEndpoint, config: ClientConfig) -> (Client, Events) {
     let (listener, receiver) = listener::channel();
-    let client = Client::new(url, config, listener).expect("a valid client configuration");
+    let client = Client::new(endpoint, config, listener).expect("a valid client configuration");
     (client, Events { receiver })
 }
 

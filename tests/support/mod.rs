@@ -19,9 +19,13 @@ macro_rules! in_both_protocols {
 pub mod events;
 pub mod fake_server;
 pub mod fault_proxy;
+pub mod http_fake;
 pub mod panics;
+pub mod portal;
 pub mod proxy;
 pub mod raw;
+pub mod socks;
+pub mod transports;
 
 /// `path` under Linux's `/proc`, where tests count this process's threads, descriptors, sockets
 /// and memory. Other systems have no `/proc`: there a test that counts stops here, saying so,

@@ -142,6 +142,21 @@ impl Centrifugo {
         format!("{scheme}://127.0.0.1:{}/connection/websocket", self.port)
     }
 
+    /// The HTTP-streaming endpoint, `http://127.0.0.1:<port>/connection/http_stream` (`https://`
+    /// for a server from [`Centrifugo::start_tls`]).
+    pub fn http_stream_url(&self) -> String {
+        format!("{}://127.0.0.1:{}/connection/http_stream", self.http_scheme(), self.port)
+    }
+
+    /// The SSE endpoint, `http://127.0.0.1:<port>/connection/sse` (`https://` with TLS).
+    pub fn sse_url(&self) -> String {
+        format!("{}://127.0.0.1:{}/connection/sse", self.http_scheme(), self.port)
+    }
+
+    fn http_scheme(&self) -> &'static str {
+        if self.certificates.is_some() { "https" } else { "http" }
+    }
+
     /// The PEM of the CA that signed the certificate of a server from [`Centrifugo::start_tls`].
     pub fn ca_pem(&self) -> Option<&str> {
         self.certificates.as_ref().map(|certificates| certificates.ca_pem.as_str())

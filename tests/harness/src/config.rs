@@ -90,6 +90,10 @@ pub fn project_config(port: u16, rpc_endpoint: &str) -> Value {
             }
         },
         "websocket": { "message_size_limit": 1048576 },
+        // The HTTP transports, for clients that cannot use WebSocket (both also serve
+        // /emulation, where their commands go).
+        "http_stream": { "enabled": true },
+        "sse": { "enabled": true },
         "channel": {
             "without_namespace": open.clone(),
             "namespaces": [

@@ -89,7 +89,7 @@ fn main() {
     let live_before = LIVE.load(Ordering::Relaxed);
     PEAK.store(live_before, Ordering::Relaxed);
     let config = ClientConfig::default().protocol(protocol).timeout(Duration::from_secs(60));
-    let client = Client::new(&server.ws_url(), config, centrifuge_blocking::listener::NoopListener)
+    let client = Client::new(server.ws_url(), config, centrifuge_blocking::listener::NoopListener)
         .unwrap_or_else(|err| fail(&err.to_string()));
     client.connect().unwrap_or_else(|err| fail(&err.to_string()));
     client.ready(Duration::from_secs(10)).unwrap_or_else(|err| fail(&format!("not connected: {err}")));

@@ -1,59 +1,45 @@
-//! HTTP `CONNECT` tunnels.
+//! HTTP `CONNECT` tunnels (RFC 9110 §9.3.6), with basic auth.
+//!
+//! The request names the server by host and port (the proxy resolves the name); the answer's
+//! head is read byte by byte, so that nothing of the tunnelled connection is consumed, and any
+//! 2xx status opens the tunnel.
 
-use std::io::{Read, Write};
 use std::net::TcpStream;
 
-use super::DialBudget;
-use crate::config::HttpProxy;
+use super::{ResolvedProxy, host_port, read_exact, write_all};
 use crate::error::TransportError;
+use crate::transport::DialBudget;
 
 /// The proxy response head may not exceed this many bytes.
 const MAX_RESPONSE_HEAD: usize = 8 * 1024;
 
-/// Splits a checked `host:port` proxy address.
-pub(crate) fn split_address(address: &str) -> Result<(String, u16), TransportError> {
-    let (host, port) = address
-        .rsplit_once(':')
-        .ok_or_else(|| TransportError::new(format!("proxy address {address:?} is not host:port")))?;
-    let port = port
-        .parse()
-        .map_err(|_| TransportError::new(format!("proxy port in {address:?} is not a number")))?;
-    Ok((host.trim_start_matches('[').trim_end_matches(']').to_string(), port))
-}
-
 /// Asks the proxy on `tcp` for a tunnel to `host:port` and checks that it agreed.
 pub(crate) fn tunnel(
-    mut tcp: &TcpStream,
-    proxy: &HttpProxy,
+    tcp: &TcpStream,
+    proxy: &ResolvedProxy,
     host: &str,
     port: u16,
     budget: &DialBudget,
 ) -> Result<(), TransportError> {
-    const STEP: &str = "waiting for the proxy's answer to CONNECT";
-    let target = if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") };
+    let target = host_port(host, port);
     let mut request = format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n");
-    if let Some((user, password)) = &proxy.credentials {
-        request.push_str(&format!(
-            "Proxy-Authorization: Basic {}\r\n",
-            base64(format!("{user}:{password}").as_bytes())
-        ));
+    if let Some(credentials) = &proxy.credentials {
+        let pair = format!("{}:{}", credentials.user, credentials.password);
+        request.push_str(&format!("Proxy-Authorization: Basic {}\r\n", base64(pair.as_bytes())));
     }
     request.push_str("\r\n");
-    tcp.write_all(request.as_bytes())
-        .map_err(|err| budget.io_failure("sending CONNECT to the proxy", "cannot write to the proxy", err))?;
+    write_all(tcp, request.as_bytes(), proxy, &format!("sending CONNECT to the {proxy}"), budget)?;
 
+    let step = format!("waiting for the {proxy} to answer CONNECT");
     let mut head = Vec::with_capacity(256);
     let mut byte = [0u8; 1];
     // Byte by byte: whatever follows the head belongs to the tunnelled connection.
     while !head.ends_with(b"\r\n\r\n") {
         if head.len() >= MAX_RESPONSE_HEAD {
-            return Err(TransportError::new("proxy response head is too long"));
+            return Err(TransportError::new(format!("the {proxy} answered CONNECT with a head over 8 KiB")));
         }
-        match tcp.read(&mut byte) {
-            Ok(0) => return Err(TransportError::new("proxy closed the connection during CONNECT")),
-            Ok(_) => head.push(byte[0]),
-            Err(err) => return Err(budget.io_failure(STEP, "cannot read the proxy's answer", err)),
-        }
+        read_exact(tcp, &mut byte, proxy, &step, budget)?;
+        head.push(byte[0]);
     }
     let status_line = head.split(|&b| b == b'\r').next().unwrap_or_default();
     let status_line = String::from_utf8_lossy(status_line);
@@ -62,12 +48,19 @@ pub(crate) fn tunnel(
         (Some(version), Some(code)) if version.starts_with("HTTP/1.") => code,
         _ => {
             return Err(TransportError::new(format!(
-                "proxy answered with a malformed status line {status_line:?}"
+                "the {proxy} answered CONNECT with a malformed status line {status_line:?}"
             )));
         }
     };
-    if status != "200" {
-        return Err(TransportError::new(format!("proxy refused the tunnel: {status_line}")));
+    if !(status.len() == 3 && status.starts_with('2')) {
+        let hint = match (status, &proxy.credentials) {
+            ("407", Some(_)) => " (it wants other credentials)",
+            ("407", None) => " (it wants credentials)",
+            _ => "",
+        };
+        return Err(TransportError::new(format!(
+            "the {proxy} refused the tunnel to {target}: {status_line}{hint}"
+        )));
     }
     Ok(())
 }
@@ -108,13 +101,5 @@ mod tests {
         ] {
             assert_eq!(base64(input.as_bytes()), expected, "{input}");
         }
-    }
-
-    #[test]
-    fn proxy_addresses_split_into_host_and_port() {
-        assert_eq!(split_address("proxy.local:3128").unwrap(), ("proxy.local".to_string(), 3128));
-        assert_eq!(split_address("[::1]:8080").unwrap(), ("::1".to_string(), 8080));
-        assert!(split_address("nohost").is_err());
-        assert!(split_address("host:port").is_err());
     }
 }

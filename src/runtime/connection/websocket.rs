@@ -1,4 +1,4 @@
-//! One connection: its reader thread, the write path, and how a waiting caller reads.
+//! A WebSocket connection: its reader thread, the write path, and how a waiting caller reads.
 //!
 //! A tungstenite `WebSocket` cannot be split, and a TLS stream cannot be read and written from
 //! two threads at once, yet a write must never wait for a read to time out:
@@ -24,8 +24,8 @@
 //! - **Writes merge.** A thread that sends while another one writes queues its frame for that
 //!   writer ([`Outbox`]), so concurrent callers share one system call and one frame.
 //!
-//! **Backpressure.** Neither the reader thread nor a caller reads while the client's
-//! [`Backlog`] of data waiting for listeners is full; see [`super::backlog`].
+//! **Backpressure.** Neither the reader thread nor a caller reads while the client's backlog
+//! of data waiting for listeners is full; see `runtime::backlog`.
 //!
 //! Invariants: one thread drains at a time (`thread_draining`, `caller_reading`); a peek made
 //! before another thread's drain is never trusted (the turn's `epoch`); a caller's peek always
@@ -41,24 +41,23 @@
 
 use std::io::{ErrorKind, Write};
 use std::net::{Shutdown, TcpStream};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use crossbeam_channel::Sender;
 use parking_lot::{Condvar, Mutex};
 use tungstenite::Message;
 use tungstenite::error::ProtocolError;
 
-use super::backlog::Backlog;
-use super::call::{CallRoute, Link};
-use super::{Input, TransportEvent};
-use crate::codec::{Codec, Frame, FrameKind};
+use super::super::TransportEvent;
+use super::super::call::{CallRoute, Link};
+use super::super::delivery::Delivery;
+use crate::codec::{Frame, FrameKind};
 use crate::error::TransportError;
-use crate::protocol::Reply;
-use crate::protocol::call::call_result;
-use crate::transport::{self, DialControl, Opcode, Socket, TransportConfig, encode_client_frame, new_mask};
+use crate::transport::{
+    self, DialControl, Endpoint, Opcode, Socket, TransportConfig, encode_client_frame, new_mask,
+};
 
 /// How many arrived bytes the reader thread's peek reports at most (more take another round).
 const READER_PEEK: usize = 64 * 1024;
@@ -120,13 +119,10 @@ struct Outbox {
 
 /// One WebSocket connection, shared by its reader thread, the core thread and callers.
 pub(crate) struct Connection {
-    generation: u64,
     state: Mutex<SocketState>,
     outbox: Mutex<Outbox>,
     tcp: TcpStream,
-    codec: Codec,
-    to_core: Sender<Input>,
-    backlog: Arc<Backlog>,
+    delivery: Delivery,
     /// Set by `close`: a reader waiting for room in the backlog gives up.
     closing: AtomicBool,
     turn: Mutex<Turn>,
@@ -170,7 +166,7 @@ impl Connection {
 
     /// Writes `frames` with one system call, their commands merged into as few WebSocket frames
     /// as [`MERGED_FRAME_LIMIT`] allows (encoded here, not by tungstenite, which would log
-    /// their payloads; see `transport::frame`).
+    /// their payloads; see `transport::ws_frame`).
     fn write_batch(&self, frames: &[Frame]) -> Result<(), TransportError> {
         let mut state = self.state.lock();
         let state = &mut *state;
@@ -235,7 +231,11 @@ impl Connection {
     pub(crate) fn read_for_caller(&self, route: &CallRoute, deadline: Instant, answered: &dyn Fn() -> bool) {
         {
             let mut turn = self.turn.lock();
-            if turn.caller_reading || turn.thread_draining || turn.ended.is_some() || self.backlog.is_full() {
+            if turn.caller_reading
+                || turn.thread_draining
+                || turn.ended.is_some()
+                || self.delivery.backlog.is_full()
+            {
                 return;
             }
             if !turn.caller_timeout_set {
@@ -249,7 +249,7 @@ impl Connection {
         }
         let mut ended = None;
         let mut scratch = [0u8; CALLER_PEEK];
-        while !answered() && Instant::now() < deadline && !self.backlog.is_full() {
+        while !answered() && Instant::now() < deadline && !self.delivery.backlog.is_full() {
             let arrived = match self.tcp.peek(&mut scratch) {
                 Ok(0) => usize::MAX,
                 Ok(bytes) => bytes,
@@ -300,13 +300,15 @@ impl Connection {
                 turn.thread_draining
             };
             if ours {
+                #[cfg(feature = "_test-hooks")]
+                crate::test_hooks::reader_reached_a_drain();
                 let drained = self.drain(arrived, route);
                 self.turn.lock().thread_draining = false;
                 if let Some(end) = drained {
                     return end;
                 }
             }
-            self.backlog.wait_for_room(|| self.closing.load(Ordering::Acquire));
+            self.delivery.backlog.wait_for_room(|| self.closing.load(Ordering::Acquire));
             epoch = match self.wait_for_turn(route) {
                 Ok(epoch) => epoch,
                 Err(end) => return end,
@@ -375,41 +377,12 @@ impl Connection {
             }
         };
         for frame in frames {
-            let mut replies: Vec<Reply> = Vec::new();
-            if let Err(err) = self.codec.decode(&frame, &mut replies) {
-                return Some(TransportEvent::ProtocolError(err.to_string()));
+            match self.delivery.decode(&frame) {
+                Ok((replies, bytes)) => self.delivery.deliver(replies, bytes, route),
+                Err(err) => return Some(TransportEvent::ProtocolError(err.to_string())),
             }
-            // Decoded replies take several times the room of their bytes on the wire (and a
-            // Protobuf payload keeps its frame alive): the backlog counts both.
-            let bytes = frame.data.len() + replies.len() * std::mem::size_of::<Reply>();
-            self.deliver(replies, bytes, route);
         }
         end
-    }
-
-    /// Answers direct callers, forwards the rest to the core (counting the frame's `bytes` in
-    /// the backlog until the core has handled them).
-    fn deliver(&self, mut replies: Vec<Reply>, bytes: usize, route: &CallRoute) {
-        replies.retain_mut(|reply| {
-            if reply.id == 0 {
-                return true;
-            }
-            match route.take(reply.id) {
-                Some(slot) => {
-                    let _ = slot.send(call_result(std::mem::take(reply)));
-                    false
-                }
-                None => true,
-            }
-        });
-        if !replies.is_empty() {
-            self.backlog.add_frame(bytes);
-            self.report(TransportEvent::Frame(replies, bytes));
-        }
-    }
-
-    fn report(&self, event: TransportEvent) {
-        let _ = self.to_core.send(Input::Transport { generation: self.generation, event });
     }
 }
 
@@ -427,46 +400,38 @@ impl Link for Connection {
     }
 }
 
-/// The body of a connection thread: dial, report, read until the end.
-pub(crate) fn run(
-    generation: u64,
+/// Dials the WebSocket `endpoint` (its `Arc` goes to `opened` as soon as it exists, so that
+/// the thread body can shut the socket down whatever happens) and reads until the end;
+/// returns how the connection ended.
+pub(super) fn dial_and_read(
     transport: &TransportConfig,
-    codec: Codec,
+    endpoint: &Endpoint,
     control: &DialControl,
     route: &CallRoute,
-    backlog: Arc<Backlog>,
-    to_core: &Sender<Input>,
-) {
-    let report = |event: TransportEvent| {
-        let _ = to_core.send(Input::Transport { generation, event });
+    delivery: Delivery,
+    opened: &OnceLock<Arc<dyn Link>>,
+) -> TransportEvent {
+    let dialed = match transport::dial(transport, endpoint, control) {
+        Err(error) => return TransportEvent::DialFailed(error),
+        Ok(dialed) => dialed,
     };
-    match transport::dial(transport, control) {
-        Err(error) => report(TransportEvent::DialFailed(error)),
-        Ok(dialed) => {
-            let connection = Arc::new(Connection {
-                generation,
-                state: Mutex::new(SocketState {
-                    socket: dialed.socket,
-                    write_buffer: Vec::new(),
-                    merge_buffer: Vec::new(),
-                    close_frame: None,
-                }),
-                outbox: Mutex::new(Outbox::default()),
-                tcp: dialed.tcp,
-                codec,
-                to_core: to_core.clone(),
-                backlog,
-                closing: AtomicBool::new(false),
-                turn: Mutex::new(Turn::default()),
-                turn_left: Condvar::new(),
-            });
-            report(TransportEvent::Opened(Arc::clone(&connection)));
-            let outcome = connection.read_until_closed(route);
-            report(outcome);
-            let _ = connection.tcp.shutdown(Shutdown::Both);
-        }
-    }
-    report(TransportEvent::Ended);
+    let connection = Arc::new(Connection {
+        state: Mutex::new(SocketState {
+            socket: dialed.socket,
+            write_buffer: Vec::new(),
+            merge_buffer: Vec::new(),
+            close_frame: None,
+        }),
+        outbox: Mutex::new(Outbox::default()),
+        tcp: dialed.tcp,
+        delivery,
+        closing: AtomicBool::new(false),
+        turn: Mutex::new(Turn::default()),
+        turn_left: Condvar::new(),
+    });
+    let _ = opened.set(Arc::clone(&connection) as Arc<dyn Link>);
+    connection.delivery.report(TransportEvent::Opened(Arc::clone(&connection) as Arc<dyn Link>));
+    connection.read_until_closed(route)
 }
 
 /// Errors of a peek that only mean "look again".

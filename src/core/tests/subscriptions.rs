@@ -1,0 +1,201 @@
+//! Client-side subscriptions and server-side subscriptions.
+
+use super::sim::*;
+
+fn settings(channel: &str) -> SubSettings {
+    SubSettings {
+        channel: channel.into(),
+        token: String::new(),
+        has_token_getter: false,
+        has_state_getter: false,
+        data: Bytes::new(),
+        min_resubscribe_delay: MIN_DELAY,
+        max_resubscribe_delay: MAX_DELAY,
+        positioned: false,
+        recoverable: false,
+        join_leave: false,
+        delta: false,
+        since: None,
+        tags_filter: None,
+    }
+}
+
+fn sub_events(effects: &[Effect<u32>]) -> Vec<crate::events::SubscriptionEvent> {
+    effects
+        .iter()
+        .filter_map(|effect| match effect {
+            Effect::SubscriptionEvent { event, .. } => Some(event.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn subscribe_commands(effects: &[Effect<u32>], on: u64) -> Vec<Command> {
+    sent(effects, on).into_iter().filter(|command| command.subscribe.is_some()).collect()
+}
+
+#[test]
+fn subscribes_share_the_connect_commands_frame() {
+    let mut sim = Sim::new(config("", false));
+    for (id, channel) in [(1, "a"), (2, "b")] {
+        sim.core.add_subscription(id, settings(channel));
+        sim.core.subscribe(id, sim.now);
+    }
+    let generation = sim.start();
+    sim.core.opened(generation, sim.now);
+    let commands = sent(&sim.core.take_effects(), generation);
+    assert!(commands[0].connect.is_some());
+    let channels: Vec<&str> =
+        commands[1..].iter().map(|c| c.subscribe.as_ref().unwrap().channel.as_str()).collect();
+    assert_eq!(channels, vec!["a", "b"], "in the same batch, right after connect");
+}
+
+#[test]
+fn a_temporary_subscribe_error_resubscribes_after_backoff() {
+    let mut sim = Sim::new(config("", false));
+    let generation = sim.connected(ping_result(0, false));
+    sim.core.add_subscription(1, settings("news"));
+    sim.core.subscribe(1, sim.now);
+    let id = subscribe_commands(&sim.core.take_effects(), generation)[0].id;
+    let effects = sim.reply(generation, server_error(id, 100, "internal server error", true));
+    assert!(matches!(&sub_events(&effects)[..], [crate::events::SubscriptionEvent::Error(_)]));
+    let (waited, effects) = sim.run_to_next_deadline();
+    assert!((MIN_DELAY..=Duration::from_secs(1)).contains(&waited), "{waited:?}");
+    assert_eq!(subscribe_commands(&effects, generation).len(), 1, "subscribes again");
+}
+
+#[test]
+fn a_permanent_subscribe_error_unsubscribes_with_the_servers_code() {
+    let mut sim = Sim::new(config("", false));
+    let generation = sim.connected(ping_result(0, false));
+    sim.core.add_subscription(1, settings("news"));
+    sim.core.subscribe(1, sim.now);
+    let id = subscribe_commands(&sim.core.take_effects(), generation)[0].id;
+    let effects = sim.reply(generation, server_error(id, 103, "permission denied", false));
+    let unsubscribed: Vec<(u32, String)> = sub_events(&effects)
+        .into_iter()
+        .filter_map(|event| match event {
+            crate::events::SubscriptionEvent::Unsubscribed(event) => {
+                Some((event.code(), event.reason().to_string()))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(unsubscribed, vec![(103, "permission denied".to_string())]);
+    assert_eq!(sim.core.next_deadline(), None, "no resubscribe");
+}
+
+#[test]
+fn calls_made_while_subscribing_go_out_once_subscribed() {
+    let mut sim = Sim::new(config("", false));
+    let generation = sim.connected(ping_result(0, false));
+    sim.core.add_subscription(1, settings("news"));
+    sim.core.subscribe(1, sim.now);
+    let id = subscribe_commands(&sim.core.take_effects(), generation)[0].id;
+    let presence = sim.encode(Request::Presence { channel: "news".into() });
+    sim.core.sub_call(1, presence, 9, sim.now);
+    assert!(sim.core.take_effects().is_empty(), "waits for the subscription");
+    let effects = sim.reply(generation, Reply { id, subscribe: Some(Box::default()), ..Default::default() });
+    assert!(sent(&effects, generation).iter().any(|command| command.presence.is_some()), "{effects:?}");
+    // Unsubscribed: fails at once.
+    sim.core.unsubscribe(1, sim.now);
+    sim.core.take_effects();
+    let presence = sim.encode(Request::Presence { channel: "news".into() });
+    sim.core.sub_call(1, presence, 10, sim.now);
+    assert!(matches!(completions(&sim.core.take_effects())[..], [(10, Err(Error::Unsubscribed))]));
+}
+
+#[test]
+fn a_failed_unsubscribe_reconnects_the_client_with_code_4() {
+    let mut sim = Sim::new(config("", false));
+    let generation = sim.connected(ping_result(0, false));
+    sim.core.add_subscription(1, settings("news"));
+    sim.core.subscribe(1, sim.now);
+    let id = subscribe_commands(&sim.core.take_effects(), generation)[0].id;
+    sim.reply(generation, Reply { id, subscribe: Some(Box::default()), ..Default::default() });
+    sim.core.unsubscribe(1, sim.now);
+    let unsubscribe = sent(&sim.core.take_effects(), generation).remove(0);
+    assert!(unsubscribe.unsubscribe.is_some());
+    let effects = sim.reply(generation, server_error(unsubscribe.id, 100, "internal server error", true));
+    assert_eq!(connecting(&effects), vec![said(ConnectingCode::UnsubscribeError)]);
+}
+
+#[test]
+fn server_side_channels_missing_after_a_reconnect_are_unsubscribed() {
+    use crate::protocol::SubscribeResult;
+    let mut sim = Sim::new(config("", false));
+    let subs = |channels: &[&str]| -> std::collections::BTreeMap<String, SubscribeResult> {
+        channels
+            .iter()
+            .map(|c| {
+                (
+                    c.to_string(),
+                    SubscribeResult { recoverable: true, offset: 3, epoch: "e".into(), ..Default::default() },
+                )
+            })
+            .collect()
+    };
+    let generation = sim.connected(ConnectResult { subs: subs(&["a", "b"]), ..ping_result(0, false) });
+    sim.core.closed(generation, None, None, sim.now);
+    let effects = sim.core.take_effects();
+    let subscribing: Vec<String> = events(&effects)
+        .into_iter()
+        .filter_map(|event| match event {
+            ClientEvent::Subscribing(event) => Some(event.channel().to_string()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(subscribing, vec!["a", "b"]);
+    let (_, effects) = sim.run_to_next_deadline();
+    let generation = dialed(&effects).unwrap();
+    sim.core.opened(generation, sim.now);
+    let connect = sent(&sim.core.take_effects(), generation).remove(0).connect.unwrap();
+    let recovering: Vec<(&String, bool, u64)> =
+        connect.subs.iter().map(|(c, s)| (c, s.recover, s.offset)).collect();
+    assert_eq!(
+        recovering,
+        vec![(&"a".to_string(), true, 3), (&"b".to_string(), true, 3)],
+        "positions are sent"
+    );
+    let effects = sim.reply(
+        generation,
+        Reply {
+            id: connect_id_of(&sim),
+            connect: Some(Box::new(ConnectResult { subs: subs(&["a"]), ..ping_result(0, false) })),
+            ..Default::default()
+        },
+    );
+    let unsubscribed: Vec<String> = events(&effects)
+        .into_iter()
+        .filter_map(|event| match event {
+            ClientEvent::Unsubscribed(event) => Some(event.channel().to_string()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(unsubscribed, vec!["b"]);
+}
+
+/// The id of the connect command in flight.
+fn connect_id_of(sim: &Sim) -> u32 {
+    match sim.core.link {
+        Link::Handshaking { connect_id, .. } => connect_id,
+        other => panic!("not handshaking: {other:?}"),
+    }
+}
+
+#[test]
+fn disconnected_is_the_last_event_of_a_stop_with_server_side_subscriptions() {
+    let mut sim = Sim::new(config("", false));
+    let subs = ["a", "b"].map(|channel| (channel.to_string(), crate::protocol::SubscribeResult::default()));
+    sim.connected(ConnectResult { subs: subs.into_iter().collect(), ..ping_result(0, false) });
+    sim.core.disconnect();
+    let names: Vec<String> = events(&sim.core.take_effects())
+        .iter()
+        .map(|event| format!("{event:?}").split('(').next().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(
+        names,
+        vec!["Unsubscribed", "Unsubscribed", "Disconnected"],
+        "server-side subscriptions end first"
+    );
+}
