@@ -240,3 +240,22 @@ fn publishes_queued_behind_a_blocked_write_go_out_merged(protocol: Protocol) {
     );
     client.close();
 }
+
+/// The fake server's own check: an assertion failing inside a script fails the test (when the
+/// server is dropped) instead of being printed on a detached thread and lost.
+#[test]
+#[should_panic(expected = "a scripted connection failed")]
+fn a_script_that_fails_fails_the_test() {
+    let server = FakeServer::start(Protocol::Json, |index, mut connection| {
+        connection.accept_connect(connect_result(&format!("c{index}"), 0));
+        let commands = connection.read_commands();
+        assert!(commands.is_empty(), "the script expected nothing and got {commands:?}");
+    });
+    let (client, events) = client(&server.url(), config(Protocol::Json));
+    client.connect().unwrap();
+    events.connected();
+    // The script reads this call, fails its assertion and ends the connection.
+    assert!(client.rpc("m", "{}").is_err());
+    client.close();
+    drop(server);
+}

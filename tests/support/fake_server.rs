@@ -3,14 +3,16 @@
 //!
 //! Each accepted connection runs the script on its own thread with a [`FakeConnection`] and
 //! the connection's index (0 for the first the client made, 1 after its first reconnect, …).
-//! The server listens on 127.0.0.1:0 and stops accepting when dropped.
+//! The server listens on 127.0.0.1:0 and stops accepting when dropped. Scripts assert what the
+//! client sent; an assertion failing on a connection thread would only be printed, so the
+//! server keeps every connection thread and, when dropped, fails the test if one panicked.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use centrifuge_blocking::Protocol;
@@ -25,10 +27,31 @@ use tungstenite::{Message, Utf8Bytes, WebSocket};
 /// How long a script waits for the client before failing.
 const SCRIPT_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long a dropped server waits for its scripts to end. Once the client is gone a script's
+/// read fails at once; a script still reading a live client ends by its read timeout.
+const SCRIPTS_END_WITHIN: Duration = Duration::from_secs(SCRIPT_READ_TIMEOUT.as_secs() + 2);
+
 pub struct FakeServer {
     port: u16,
     stopping: Arc<AtomicBool>,
     accepts: Option<JoinHandle<()>>,
+    scripts: Arc<Scripts>,
+}
+
+/// The connection threads, and a signal from each as it ends (also when it panics).
+#[derive(Default)]
+struct Scripts {
+    threads: Mutex<Vec<JoinHandle<()>>>,
+    ended: Mutex<Option<crossbeam_channel::Receiver<()>>>,
+}
+
+/// Sends on drop: the thread holding it has ended, normally or by a panic.
+struct EndSignal(crossbeam_channel::Sender<()>);
+
+impl Drop for EndSignal {
+    fn drop(&mut self) {
+        let _ = self.0.send(());
+    }
 }
 
 impl FakeServer {
@@ -63,6 +86,9 @@ impl FakeServer {
         let stopping = Arc::new(AtomicBool::new(false));
         let script = Arc::new(script);
         let stop = Arc::clone(&stopping);
+        let (ended_sender, ended) = crossbeam_channel::unbounded();
+        let scripts = Arc::new(Scripts { threads: Mutex::default(), ended: Mutex::new(Some(ended)) });
+        let threads = Arc::clone(&scripts);
         let accepts = std::thread::Builder::new()
             .name("fake-server".into())
             .spawn(move || {
@@ -75,15 +101,22 @@ impl FakeServer {
                     let index = count.fetch_add(1, Ordering::SeqCst);
                     let script = Arc::clone(&script);
                     let tls = tls.clone();
-                    std::thread::spawn(move || {
-                        if let Some(connection) = FakeConnection::accept(stream, protocol, tls.as_deref()) {
-                            script(index, connection);
-                        }
-                    });
+                    let signal = EndSignal(ended_sender.clone());
+                    let thread = std::thread::Builder::new()
+                        .name(format!("fake-conn-{index}"))
+                        .spawn(move || {
+                            let _signal = signal;
+                            if let Some(connection) = FakeConnection::accept(stream, protocol, tls.as_deref())
+                            {
+                                script(index, connection);
+                            }
+                        })
+                        .expect("spawn a fake server connection");
+                    threads.threads.lock().unwrap().push(thread);
                 }
             })
             .expect("spawn the fake server");
-        FakeServer { port, stopping, accepts: Some(accepts) }
+        FakeServer { port, stopping, accepts: Some(accepts), scripts }
     }
 
     pub fn url(&self) -> String {
@@ -96,6 +129,37 @@ impl FakeServer {
     }
 }
 
+impl FakeServer {
+    /// Waits (bounded) for the scripts to end and returns the panic message of each that
+    /// panicked.
+    fn script_panics(&self) -> Vec<String> {
+        let threads: Vec<JoinHandle<()>> = std::mem::take(&mut *self.scripts.threads.lock().unwrap());
+        let deadline = Instant::now() + SCRIPTS_END_WITHIN;
+        if let Some(ended) = self.scripts.ended.lock().unwrap().take() {
+            for _ in 0..threads.len() {
+                if ended.recv_deadline(deadline).is_err() {
+                    break;
+                }
+            }
+        }
+        let mut panics = Vec::new();
+        for thread in threads {
+            let name = thread.thread().name().unwrap_or("fake-conn").to_string();
+            if !thread.is_finished() {
+                panics.push(format!("{name} still runs its script after {SCRIPTS_END_WITHIN:?}"));
+            } else if let Err(payload) = thread.join() {
+                let message = payload
+                    .downcast_ref::<&str>()
+                    .map(|text| text.to_string())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                panics.push(format!("{name} panicked: {message}"));
+            }
+        }
+        panics
+    }
+}
+
 impl Drop for FakeServer {
     fn drop(&mut self) {
         self.stopping.store(true, Ordering::SeqCst);
@@ -104,6 +168,12 @@ impl Drop for FakeServer {
         if let Some(accepts) = self.accepts.take() {
             let _ = accepts.join();
         }
+        // A test that fails already has its message; a second panic would abort the process.
+        if std::thread::panicking() {
+            return;
+        }
+        let panics = self.script_panics();
+        assert!(panics.is_empty(), "a scripted connection failed: {panics:#?}");
     }
 }
 

@@ -168,7 +168,7 @@ func pipelined(a args) {
 	// Each worker takes the next publish number from here until count are taken.
 	var issued atomic.Uint64
 	var done sync.WaitGroup
-	cpuStart := cpuTime()
+	cpuStart, wakeupsStart := cpuTime(), wakeups()
 	started := time.Now()
 	for range workers {
 		done.Go(func() { publishUntil(client, channel, &issued, count) })
@@ -178,7 +178,7 @@ func pipelined(a args) {
 	cpu := cpuTime() - cpuStart
 	printResult(map[string]any{
 		"count": count, "wall_s": wall.Seconds(), "cpu_s": cpu.Seconds(),
-		"msgs_per_s": float64(count) / wall.Seconds(),
+		"msgs_per_s": float64(count) / wall.Seconds(), "wakeups": wakeups() - wakeupsStart,
 	})
 	client.Close()
 }

@@ -273,11 +273,12 @@ async function pipelined(args) {
     }
   };
   const cpuStart = cpuSeconds();
+  const wakeupsStart = wakeups();
   const started = now();
   await within(Promise.all(Array.from({ length: workers }, worker)), 'end of the publishes');
   const wall = (now() - started) / 1000;
   const cpu = cpuSeconds() - cpuStart;
-  result({ count, wall_s: wall, cpu_s: cpu, msgs_per_s: count / wall });
+  result({ count, wall_s: wall, cpu_s: cpu, msgs_per_s: count / wall, wakeups: wakeups() - wakeupsStart });
   client.disconnect();
 }
 

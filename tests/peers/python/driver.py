@@ -339,12 +339,13 @@ async def pipelined(args: Args) -> None:
             except Exception as err:
                 fail(f"publish failed: {err!r}")
 
-    cpu_start = cpu_time()
+    cpu_start, wakeups_start = cpu_time(), wakeups()
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(workers)))
     wall = time.perf_counter() - started
     cpu = cpu_time() - cpu_start
-    result({"count": count, "wall_s": wall, "cpu_s": cpu, "msgs_per_s": count / wall})
+    woken = wakeups() - wakeups_start
+    result({"count": count, "wall_s": wall, "cpu_s": cpu, "msgs_per_s": count / wall, "wakeups": woken})
     await close([client])
 
 

@@ -226,7 +226,7 @@ async fn pipelined(args: &Args) -> Result<Value, String> {
     let client = connected(args).await?;
     // Each worker takes the next publish number from here until `count` are taken.
     let issued = Arc::new(AtomicU64::new(0));
-    let cpu_start = measure::cpu_time();
+    let (cpu_start, wakeups_start) = (measure::cpu_time(), measure::wakeups());
     let started = Instant::now();
     let tasks: Vec<_> = (0..workers)
         .map(|_| {
@@ -240,9 +240,10 @@ async fn pipelined(args: &Args) -> Result<Value, String> {
     }
     let wall = started.elapsed();
     let cpu = measure::cpu_time().saturating_sub(cpu_start);
+    let wakeups = measure::wakeups().saturating_sub(wakeups_start);
     let result = json!({
         "count": count, "wall_s": wall.as_secs_f64(), "cpu_s": cpu.as_secs_f64(),
-        "msgs_per_s": count as f64 / wall.as_secs_f64(),
+        "msgs_per_s": count as f64 / wall.as_secs_f64(), "wakeups": wakeups,
     });
     close(&[client]).await;
     Ok(result)

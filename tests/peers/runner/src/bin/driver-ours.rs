@@ -111,7 +111,7 @@ fn pipelined(args: &Args) {
     let client = connected(args);
     let channel = Arc::new(args.text("channel").to_string());
     let issued = Arc::new(AtomicU64::new(0));
-    let cpu_start = driver::cpu_time();
+    let (cpu_start, wakeups_start) = (driver::cpu_time(), driver::wakeups());
     let started = Instant::now();
     let threads: Vec<_> = (0..workers)
         .map(|_| {
@@ -134,10 +134,10 @@ fn pipelined(args: &Args) {
         let _ = thread.join();
     }
     let wall = started.elapsed();
-    let cpu = driver::cpu_time() - cpu_start;
+    let (cpu, wakeups) = (driver::cpu_time() - cpu_start, driver::wakeups() - wakeups_start);
     driver::result(json!({
         "count": count, "wall_s": wall.as_secs_f64(), "cpu_s": cpu.as_secs_f64(),
-        "msgs_per_s": count as f64 / wall.as_secs_f64(),
+        "msgs_per_s": count as f64 / wall.as_secs_f64(), "wakeups": wakeups,
     }));
     client.close();
 }

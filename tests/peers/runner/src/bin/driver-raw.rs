@@ -143,7 +143,7 @@ fn pipelined(args: &Args) {
             })
             .collect()
     };
-    let cpu_start = driver::cpu_time();
+    let (cpu_start, wakeups_start) = (driver::cpu_time(), driver::wakeups());
     let started = Instant::now();
     connection.send_numbered(publishes(window.min(count), &mut issued));
     let mut done = 0u64;
@@ -162,5 +162,6 @@ fn pipelined(args: &Args) {
     let cpu = driver::cpu_time() - cpu_start;
     driver::result(json!({
         "count": count, "wall_s": wall, "cpu_s": cpu.as_secs_f64(), "msgs_per_s": count as f64 / wall,
+        "wakeups": driver::wakeups() - wakeups_start,
     }));
 }

@@ -1,13 +1,13 @@
 //! The side-by-side benchmark: `cargo run --release -p centrifuge-peer-bench --bin peer-bench`
-//! (add `-- --quick` for the small run CI makes, `--only go,js` to limit the peers, `--out
-//! <file>` to write the report there too). Exits non-zero when this crate's or the raw
+//! (add `-- --quick` for the small run CI makes, `--only go,js` to limit the peers, `--cases
+//! P3,P4` to limit the cases, `--out <file>` to write the report there too). Exits non-zero when this crate's or the raw
 //! baseline's driver fails a case. See tests/peers/README.md.
 
 use centrifuge_peer_bench::runner::{self, Options};
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let mut options = Options { quick: false, only: Vec::new() };
+    let mut options = Options { quick: false, only: Vec::new(), cases: Vec::new() };
     let mut out = None;
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -15,9 +15,14 @@ fn main() {
             "--only" => {
                 options.only = args.next().unwrap_or_default().split(',').map(str::to_string).collect()
             }
+            "--cases" => {
+                options.cases = args.next().unwrap_or_default().split(',').map(str::to_string).collect()
+            }
             "--out" => out = args.next(),
             other => {
-                eprintln!("unknown argument {other}; expected --quick, --only <names>, --out <file>");
+                eprintln!(
+                    "unknown argument {other}; expected --quick, --only <names>, --cases <ids>, --out <file>"
+                );
                 std::process::exit(2);
             }
         }

@@ -27,27 +27,42 @@ pub enum Metric {
 }
 
 impl Metric {
-    /// The headline value.
-    pub fn headline(self, result: &Value) -> Option<f64> {
-        let field = |name: &str| result.get(name).and_then(Value::as_f64);
+    /// The fields of a driver's result this metric reads; a result without one of them is a
+    /// failed run (see [`Case::check`]).
+    pub fn required(self) -> &'static [&'static str] {
         match self {
-            Metric::CpuPerPublication => Some(field("cpu_s")? / field("count")? * 1e6),
+            Metric::CpuPerPublication => &["cpu_s", "wall_s"],
+            Metric::MedianRoundTrip => &["p50_us", "p99_us"],
+            Metric::Throughput => &["wall_s"],
+            Metric::SubscribeAll => &["wall_s", "rss_kib", "rss_base_kib"],
+            Metric::Idle => &["wakeups", "rss_kib", "rss_base_kib"],
+        }
+    }
+
+    /// The headline value. Counts, clients and seconds are the ones the case asked for, never
+    /// the driver's own (which [`Case::check`] compares with them).
+    pub fn headline(self, result: &Value, case: &Case) -> Option<f64> {
+        let field = |name: &str| result.get(name).and_then(Value::as_f64);
+        let asked = |name: &str| case.requested(name);
+        match self {
+            Metric::CpuPerPublication => Some(field("cpu_s")? / asked("count")? * 1e6),
             Metric::MedianRoundTrip => field("p50_us"),
-            Metric::Throughput => field("msgs_per_s"),
+            Metric::Throughput => Some(asked("count")? / field("wall_s")?),
             Metric::SubscribeAll => field("wall_s"),
-            Metric::Idle => Some(field("wakeups")? / field("seconds")? / field("clients")?),
+            Metric::Idle => Some(field("wakeups")? / asked("seconds")? / asked("clients")?),
         }
     }
 
     /// The secondary value shown in parentheses.
-    pub fn secondary(self, result: &Value) -> Option<f64> {
+    pub fn secondary(self, result: &Value, case: &Case) -> Option<f64> {
         let field = |name: &str| result.get(name).and_then(Value::as_f64);
+        let asked = |name: &str| case.requested(name);
         match self {
-            Metric::CpuPerPublication => Some(field("count")? / field("wall_s")?),
+            Metric::CpuPerPublication => Some(asked("count")? / field("wall_s")?),
             Metric::MedianRoundTrip => field("p99_us"),
             Metric::Throughput => None,
             Metric::SubscribeAll => Some((field("rss_kib")? - field("rss_base_kib")?) / 1024.0),
-            Metric::Idle => Some((field("rss_kib")? - field("rss_base_kib")?) / field("clients")?),
+            Metric::Idle => Some((field("rss_kib")? - field("rss_base_kib")?) / asked("clients")?),
         }
     }
 
@@ -81,6 +96,41 @@ pub struct Case {
     pub publish: Option<(usize, u64)>,
     pub metric: Metric,
     pub repetitions: usize,
+}
+
+/// The sizes a case asks for that a driver also reports back.
+const SIZES: [&str; 4] = ["count", "channels", "clients", "seconds"];
+
+impl Case {
+    /// A number the case asks for (`count=`, `clients=`, …), from its arguments.
+    pub fn requested(&self, key: &str) -> Option<f64> {
+        self.args.iter().find_map(|arg| arg.strip_prefix(key)?.strip_prefix('=')?.parse().ok())
+    }
+
+    /// Whether a driver's result can be used: every field the metric reads is a number, and
+    /// every size it reports is the size asked for. Anything else is a failed run, shown as
+    /// such, not a value left out.
+    pub fn check(&self, result: &Value) -> Result<(), String> {
+        let missing: Vec<&str> = self
+            .metric
+            .required()
+            .iter()
+            .copied()
+            .filter(|name| result.get(*name).and_then(Value::as_f64).is_none())
+            .collect();
+        if !missing.is_empty() {
+            return Err(format!("RESULT lacks {}", missing.join(", ")));
+        }
+        for key in SIZES {
+            if let (Some(asked), Some(reported)) =
+                (self.requested(key), result.get(key).and_then(Value::as_f64))
+                && asked != reported
+            {
+                return Err(format!("RESULT reports {key} {reported}, the case asked for {asked}"));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Every case, full-size or (`quick`) just big enough to show that the harness works.

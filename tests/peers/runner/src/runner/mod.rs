@@ -24,6 +24,8 @@ pub struct Options {
     pub quick: bool,
     /// Only these participants (by name prefix), when given.
     pub only: Vec<String>,
+    /// Only these cases (by id: `P3`, `P6`, …), when given.
+    pub cases: Vec<String>,
 }
 
 /// What a run produced.
@@ -62,13 +64,17 @@ pub fn run(options: &Options) -> Result<Outcome, String> {
         config["client"]["queue_max_size"] = json!(256 << 20);
         config["websocket"]["message_size_limit"] = json!(16 << 20);
     });
-    let cases = cases::all(options.quick);
+    let cases: Vec<Case> = cases::all(options.quick)
+        .into_iter()
+        .filter(|case| options.cases.is_empty() || options.cases.iter().any(|id| id == case.id))
+        .collect();
     let mut results = Results::default();
     for (index, case) in cases.iter().enumerate() {
         eprintln!("{} {}…", case.id, case.title);
-        run_case(index, case, &participants, &server, &mut results)?;
+        run_case(&cases, index, &participants, &server, &mut results)?;
     }
-    let builds = if options.quick {
+    let builds = if options.quick || !(options.cases.is_empty() || options.cases.iter().any(|id| id == "P6"))
+    {
         Vec::new()
     } else {
         eprintln!("P6 clean builds…");
@@ -93,13 +99,18 @@ pub fn run(options: &Options) -> Result<Outcome, String> {
         results: &results,
         builds: &builds,
         header,
+        only: &options.only,
+        only_cases: &options.cases,
     }
     .markdown();
     let own_failures = results
         .failures
         .iter()
         .filter(|((_, name, _), _)| name == OURS || name == RAW)
-        .map(|((case, name, format), why)| format!("{} {name} {format}: {why}", cases[*case].id))
+        .flat_map(|((case, name, format), whys)| {
+            let id = cases[*case].id;
+            whys.iter().map(move |why| format!("{id} {name} {format}: {why}"))
+        })
         .collect();
     Ok(Outcome { report, own_failures })
 }
@@ -109,12 +120,13 @@ fn selected(options: &Options, name: &str) -> bool {
 }
 
 fn run_case(
+    cases: &[Case],
     index: usize,
-    case: &Case,
     participants: &[Participant],
     server: &Centrifugo,
     results: &mut Results,
 ) -> Result<(), String> {
+    let case = &cases[index];
     let blaster = match case.target {
         Target::Blaster(stream) => {
             Some(Blaster::start(stream).map_err(|err| format!("cannot start the blaster: {err}"))?)
@@ -139,19 +151,23 @@ fn run_case(
                     .to_string();
                 let publish = case.publish;
                 let api = server.api();
+                let server_cpu = server_cpu_seconds(server.pid());
                 let outcome =
                     execute::run_driver(participant, case.scenario, &args, RUN_LIMIT, || match publish {
                         Some((payload, count)) => publish_stream(api, &channel, payload, count),
                         None => Ok(()),
                     });
-                let key = (index, participant.name.to_string(), format);
-                match outcome {
-                    Ok(result) => results.runs.entry(key).or_default().push(result),
-                    Err(why) => {
-                        eprintln!("  {} {format}: {why}", participant.name);
-                        results.failures.insert(key, why);
+                // What the server spent on this driver's requests (it serves no one else meanwhile).
+                let outcome = outcome.map(|mut result| {
+                    if let (Some(before), Some(after), Some(fields)) =
+                        (server_cpu, server_cpu_seconds(server.pid()), result.as_object_mut())
+                        && blaster.is_none()
+                    {
+                        fields.insert("server_cpu_s".into(), json!(after - before));
                     }
-                }
+                    result
+                });
+                results.record(cases, index, participant.name, format, outcome);
             }
         }
     }
@@ -173,6 +189,16 @@ fn publish_stream(api: &ServerApi, channel: &str, size: usize, count: u64) -> Re
         left -= batch;
     }
     Ok(())
+}
+
+/// User + system CPU seconds of process `pid` so far, every thread included (fields 14 and 15
+/// of `/proc/<pid>/stat`, in clock ticks of 1/100 s: USER_HZ is 100 on Linux).
+fn server_cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces; the fields after it are plain.
+    let fields: Vec<&str> = stat.rsplit_once(") ")?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 / 100.0)
 }
 
 /// CPU model, cores and kernel, as far as /proc tells.
