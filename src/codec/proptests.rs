@@ -222,13 +222,42 @@ fn round_trip<M: WireMessage + PartialEq + std::fmt::Debug>(format: Protocol, ba
     decoded
 }
 
-fn decode_both_kinds(format: Protocol, data: &[u8]) {
-    let codec = Codec::new(format, 4096);
+/// Decodes `data` as both kinds of frame, as replies and as commands. What decodes must
+/// respect the limits and account for its bytes: no frame over the size limit, and, for
+/// Protobuf, the messages with their length prefixes re-encode to no more than the frame
+/// (a message never comes out of nothing, nor twice).
+fn decode_both_kinds(format: Protocol, data: &[u8]) -> Result<(), TestCaseError> {
+    const LIMIT: usize = 4096;
+    let codec = Codec::new(format, LIMIT);
     for kind in [FrameKind::Text, FrameKind::Binary] {
         let frame = Frame { kind, data: Bytes::copy_from_slice(data) };
-        let _ = codec.decode::<Reply>(&frame, &mut Vec::new());
-        let _ = codec.decode::<Command>(&frame, &mut Vec::new());
+        check_decoded::<Reply>(format, &codec, &frame, LIMIT)?;
+        check_decoded::<Command>(format, &codec, &frame, LIMIT)?;
     }
+    Ok(())
+}
+
+fn check_decoded<M: WireMessage>(
+    format: Protocol,
+    codec: &Codec,
+    frame: &Frame,
+    limit: usize,
+) -> Result<(), TestCaseError> {
+    let mut out: Vec<M> = Vec::new();
+    if codec.decode(frame, &mut out).is_ok() {
+        let size = frame.data.len();
+        prop_assert!(size <= limit, "a frame of {size} bytes decoded over the limit of {limit}");
+        prop_assert!(out.len() <= size, "{} messages from {size} bytes", out.len());
+        if format == Protocol::Protobuf {
+            let accounted: usize = out.iter().map(|message| message.encoded_len() + 1).sum();
+            prop_assert!(
+                accounted <= size,
+                "{} messages re-encode to {accounted} bytes, from {size}",
+                out.len()
+            );
+        }
+    }
+    Ok(())
 }
 
 proptest! {
@@ -255,13 +284,13 @@ proptest! {
 
     #[test]
     fn decoding_arbitrary_bytes_never_panics(data in vec(any::<u8>(), 0..512)) {
-        decode_both_kinds(Protocol::Json, &data);
-        decode_both_kinds(Protocol::Protobuf, &data);
+        decode_both_kinds(Protocol::Json, &data)?;
+        decode_both_kinds(Protocol::Protobuf, &data)?;
     }
 
     #[test]
     fn decoding_arbitrary_text_never_panics(data in "[{}\\[\\]\":,0-9a-z\\\\ \n-]{0,200}") {
-        decode_both_kinds(Protocol::Json, data.as_bytes());
+        decode_both_kinds(Protocol::Json, data.as_bytes())?;
     }
 
     #[test]
@@ -273,13 +302,15 @@ proptest! {
         for format in [Protocol::Json, Protocol::Protobuf] {
             let codec = Codec::new(format, Codec::DEFAULT_MAX_MESSAGE_SIZE);
             let Ok(frame) = codec.encode(&batch) else { continue };
+            // Undamaged first: a frame that decodes whole, so the checks have messages to count.
+            decode_both_kinds(format, &frame.data)?;
             let mut data = frame.data.to_vec();
             for (at, byte) in &damage {
                 let at = at.index(data.len());
                 data[at] = *byte;
             }
             data.truncate(cut.index(data.len() + 1));
-            decode_both_kinds(format, &data);
+            decode_both_kinds(format, &data)?;
         }
     }
 }

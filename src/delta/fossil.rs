@@ -225,6 +225,19 @@ mod tests {
         }
     }
 
+    /// `value` in fossil's base-64 digits, most significant first.
+    fn digits(mut value: u64) -> String {
+        const ALPHABET: &[u8; 64] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz~";
+        let mut out = vec![ALPHABET[(value % 64) as usize]];
+        value /= 64;
+        while value > 0 {
+            out.push(ALPHABET[(value % 64) as usize]);
+            value /= 64;
+        }
+        out.reverse();
+        String::from_utf8(out).expect("ASCII digits")
+    }
+
     #[test]
     fn checksums_pad_the_last_word_with_zeros() {
         assert_eq!(checksum(b""), 0);
@@ -235,8 +248,28 @@ mod tests {
 
     proptest! {
         #[test]
-        fn applying_arbitrary_deltas_never_panics(base in proptest::collection::vec(any::<u8>(), 0..64), delta in proptest::collection::vec(any::<u8>(), 0..64)) {
-            let _ = apply(&base, &delta, 4096);
+        fn applying_arbitrary_deltas_never_panics(base in proptest::collection::vec(any::<u8>(), 0..64), delta in proptest::collection::vec(any::<u8>(), 0..64), limit in 0usize..128) {
+            if let Ok(output) = apply(&base, &delta, limit) {
+                prop_assert!(output.len() <= limit, "{} bytes of output over the limit of {limit}", output.len());
+            }
+        }
+
+        /// Arbitrary bytes almost never form a delta that applies; these always do, unless
+        /// their output is over the limit.
+        #[test]
+        fn well_formed_deltas_apply_within_the_limit(base in proptest::collection::vec(any::<u8>(), 1..64), literal in proptest::collection::vec(any::<u8>(), 0..64), copy in 0usize..64, slack in 0usize..5) {
+            let copy = copy.min(base.len());
+            let mut target = base[..copy].to_vec();
+            target.extend_from_slice(&literal);
+            // Around the output's size: just under, at, and just over it.
+            let limit = (target.len() + slack).saturating_sub(2);
+            let mut delta = format!("{}\n{}@0,{}:", digits(target.len() as u64), digits(copy as u64), digits(literal.len() as u64)).into_bytes();
+            delta.extend_from_slice(&literal);
+            delta.extend_from_slice(format!("{};", digits(u64::from(checksum(&target)))).as_bytes());
+            match apply(&base, &delta, limit) {
+                Ok(output) => prop_assert!(output.len() <= limit && output == target, "{} bytes, limit {limit}", output.len()),
+                Err(err) => prop_assert!(target.len() > limit, "{err} for a well-formed delta of {} bytes, limit {limit}", target.len()),
+            }
         }
 
         #[test]
