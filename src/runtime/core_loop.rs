@@ -276,8 +276,8 @@ impl CoreLoop {
         }
     }
 
-    /// Writes commands as one frame. A failed write closes the connection; its reader then
-    /// reports the end and the core reconnects.
+    /// Writes commands as one frame. After a failed write the connection ends; its reader
+    /// then reports the end and the core reconnects.
     fn write(&mut self, generation: u64, commands: Vec<Command>) {
         let Some(connection) = self.connections.get(&generation).and_then(|entry| entry.connection.clone())
         else {
@@ -296,8 +296,8 @@ impl CoreLoop {
                 }
             };
             if let Err(err) = connection.send(frame) {
+                // The connection saw to its end; its reader reports it.
                 log::debug!("write on connection {generation} failed: {err}");
-                connection.close();
                 return;
             }
         }
@@ -310,8 +310,8 @@ impl CoreLoop {
             return;
         };
         if let Err(err) = connection.send(self.codec.frame(bytes)) {
+            // The connection saw to its end; its reader reports it.
             log::debug!("write on connection {generation} failed: {err}");
-            connection.close();
         }
     }
 

@@ -156,10 +156,13 @@ impl Connection {
             batch.clear();
             if let Err(err) = written {
                 // The connection is lost; its calls fail when the reader reports the end.
-                let mut outbox = self.outbox.lock();
-                outbox.queued.clear();
-                outbox.writing = false;
-                return Err(err);
+                {
+                    let mut outbox = self.outbox.lock();
+                    outbox.queued.clear();
+                    outbox.writing = false;
+                }
+                self.after_failed_write(&err);
+                return Err(TransportError::with_source("write failed", err));
             }
         }
     }
@@ -167,11 +170,14 @@ impl Connection {
     /// Writes `frames` with one system call, their commands merged into as few WebSocket frames
     /// as [`MERGED_FRAME_LIMIT`] allows (encoded here, not by tungstenite, which would log
     /// their payloads; see `transport::ws_frame`).
-    fn write_batch(&self, frames: &[Frame]) -> Result<(), TransportError> {
+    fn write_batch(&self, frames: &[Frame]) -> std::io::Result<()> {
         let mut state = self.state.lock();
         let state = &mut *state;
         // Whatever tungstenite queued itself (a pong, a close reply) goes first.
-        state.socket.flush().map_err(|err| TransportError::with_source("write failed", err))?;
+        state.socket.flush().map_err(|err| match err {
+            tungstenite::Error::Io(err) => err,
+            other => std::io::Error::other(other),
+        })?;
         state.write_buffer.clear();
         let mut rest = frames;
         while let Some(first) = rest.first() {
@@ -205,10 +211,20 @@ impl Connection {
             encode_client_frame(opcode, &state.merge_buffer, new_mask(), &mut state.write_buffer);
         }
         let stream = state.socket.get_mut();
-        stream
-            .write_all(&state.write_buffer)
-            .and_then(|()| stream.flush())
-            .map_err(|err| TransportError::with_source("write failed", err))
+        stream.write_all(&state.write_buffer).and_then(|()| stream.flush())
+    }
+
+    /// A write failed. When the server closed the connection (a broken pipe, a reset), only
+    /// the sending half is shut: the reader still reads what the server sent before, its close
+    /// frame naming why (1009 for a message over its limit, say), and reports the end. Any other
+    /// failure (the write timed out: the server does not read) closes the connection.
+    fn after_failed_write(&self, err: &std::io::Error) {
+        match err.kind() {
+            ErrorKind::BrokenPipe | ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted => {
+                let _ = self.tcp.shutdown(Shutdown::Write);
+            }
+            _ => self.close(),
+        }
     }
 
     /// Closes the connection: a close frame if the socket is free right now, then a shutdown,
