@@ -1,7 +1,8 @@
-//! The crate's layers point one way: the public handles (`client.rs`, `subscription.rs`) reach
-//! the client only through the runtime's port, never into the state machine (`core`), and the
-//! runtime never reaches back into the handles. A plain text check over the sources, so that
-//! anyone can run it and see what it looks for.
+//! The crate's shape. Its layers point one way: the public handles (`client.rs`,
+//! `subscription.rs`) reach the client only through the runtime's port, never into the state
+//! machine (`core`), and the runtime never reaches back into the handles. And its files stay
+//! small. Plain text checks over the sources, so that anyone can run them and see what they
+//! look for.
 
 use std::path::{Path, PathBuf};
 
@@ -70,4 +71,19 @@ fn the_check_finds_what_it_looks_for() {
     std::fs::remove_dir_all(&dir).unwrap();
     assert_eq!(found.len(), 1);
     assert!(found[0].ends_with(":2: use crate::core::Core;"), "{found:?}");
+}
+
+/// Small modules with one job: no source file grows past 800 lines (the generated wire model
+/// lives in `OUT_DIR`, not in `src/`).
+#[test]
+fn no_source_file_is_over_800_lines() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let long: Vec<String> = rust_files(&src)
+        .into_iter()
+        .filter_map(|file| {
+            let lines = source(&file).lines().count();
+            (lines > 800).then(|| format!("{}: {lines} lines", file.display()))
+        })
+        .collect();
+    assert!(long.is_empty(), "split these by what they do:\n{}", long.join("\n"));
 }
