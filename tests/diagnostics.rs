@@ -238,3 +238,20 @@ fn a_pretty_printed_json_payload_arrives_equal_as_json() {
     assert_eq!(received, sent, "equal as JSON, the escaped line break inside the string kept");
     client.close();
 }
+
+#[test]
+fn sse_with_protobuf_is_refused_by_client_new() {
+    let endpoint = centrifuge_blocking::TransportEndpoint::sse("http://127.0.0.1:8000/connection/sse");
+    match Client::new(endpoint, ClientConfig::default().protocol(Protocol::Protobuf), NoopListener) {
+        Err(Error::InvalidConfig(why)) => assert!(why.contains("SSE carries JSON only"), "{why}"),
+        other => panic!("expected InvalidConfig, got {other:?}"),
+    }
+    // Also as a fallback.
+    let config = ClientConfig::default().protocol(Protocol::Protobuf).fallback_transports([
+        centrifuge_blocking::TransportEndpoint::sse("http://127.0.0.1:8000/connection/sse"),
+    ]);
+    assert!(matches!(
+        Client::new("ws://127.0.0.1:8000/connection/websocket", config, NoopListener),
+        Err(Error::InvalidConfig(_))
+    ));
+}
