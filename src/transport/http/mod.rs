@@ -2,6 +2,17 @@
 //! requests, over a stream from the dialer: writing a request, reading a response head
 //! (`httparse`, bounded), and decoding a body (chunked, by length, or until the connection
 //! closes). No HTTP/2 is ever offered, no redirect is followed.
+//!
+//! Why not an HTTP crate. ureq 3 (blocking, maintained) was the candidate: without its default
+//! features it adds five crates to this one's build (ureq, ureq-proto, base64,
+//! percent-encoding, utf8-zero; http, httparse, bytes and log are here already). But it dials
+//! by itself, with its own DNS, proxy and TLS code: using it would mean two dialers, two proxy
+//! implementations and two TLS setups, the HTTP transports no longer bounded step by step by
+//! `connect_timeout` nor cancellable by `DialControl` like WebSocket. Plugging our dialer into
+//! it goes through its `unversioned` transport API, outside its semver. What it would replace
+//! here is small: writing a request and reading a head (the first half of this file) and the
+//! chunked decoder (`chunked`, about 150 lines without its tests); cutting messages out of a
+//! streamed body (`messages`) is needed either way.
 
 pub(crate) mod chunked;
 pub(crate) mod messages;
