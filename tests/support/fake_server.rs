@@ -142,6 +142,12 @@ impl FakeServer {
                 }
             }
         }
+        // A script signals its end while its thread unwinds: the thread itself finishes a
+        // moment later. Give that moment (bounded) before calling a script still running.
+        let settle = Instant::now() + Duration::from_secs(1);
+        while threads.iter().any(|thread| !thread.is_finished()) && Instant::now() < settle {
+            std::thread::sleep(Duration::from_millis(1));
+        }
         let mut panics = Vec::new();
         for thread in threads {
             let name = thread.thread().name().unwrap_or("fake-conn").to_string();
