@@ -80,17 +80,23 @@ impl Drop for HttpFake {
     }
 }
 
-/// Reads one request: the head, then as many body bytes as `Content-Length` says.
-fn read_request(stream: &mut TcpStream) -> Option<HttpRequest> {
-    let mut buffer = Vec::new();
+/// Reads a request head, up to and with its blank line, byte by byte so that nothing after it
+/// is taken from the stream; `None` when the stream ends first.
+pub fn read_head(stream: &mut TcpStream) -> Option<Vec<u8>> {
+    let mut head = Vec::new();
     let mut byte = [0u8; 1];
-    while !buffer.ends_with(b"\r\n\r\n") {
+    while !head.ends_with(b"\r\n\r\n") {
         match stream.read(&mut byte) {
-            Ok(1) => buffer.push(byte[0]),
+            Ok(1) => head.push(byte[0]),
             _ => return None,
         }
     }
-    let head = String::from_utf8_lossy(&buffer).into_owned();
+    Some(head)
+}
+
+/// Reads one request: the head, then as many body bytes as `Content-Length` says.
+fn read_request(stream: &mut TcpStream) -> Option<HttpRequest> {
+    let head = String::from_utf8_lossy(&read_head(stream)?).into_owned();
     let mut words = head.split_whitespace();
     let (method, target) = (words.next()?.to_string(), words.next()?.to_string());
     let length: usize = head

@@ -96,20 +96,13 @@ fn serve(
     threads: &Mutex<Vec<JoinHandle<()>>>,
     live: &Mutex<Vec<TcpStream>>,
 ) {
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        match client.read(&mut byte) {
-            Ok(1) => head.push(byte[0]),
-            _ => return,
-        }
-    }
+    let Some(head) = super::http_fake::read_head(&mut client) else { return };
     if let Some(response) = decide(index, &String::from_utf8_lossy(&head)) {
         answered.fetch_add(1, Ordering::SeqCst);
         let _ = client.write_all(response.as_bytes());
         let _ = client.shutdown(Shutdown::Write);
         // Let the client read the answer before the socket goes.
-        let _ = client.read(&mut byte);
+        let _ = client.read(&mut [0u8; 1]);
         return;
     }
     let Ok(mut server) = TcpStream::connect(target) else { return };

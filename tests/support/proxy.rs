@@ -2,7 +2,7 @@
 //! every target, that records the requests it saw; and what proxies share: the accept loop and
 //! the two-way copy of a tunnel.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -107,14 +107,7 @@ impl ConnectProxy {
 }
 
 fn tunnel(mut client: TcpStream, log: &Mutex<Vec<String>>, refusal: &dyn Fn(&str) -> Option<&'static str>) {
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        match client.read(&mut byte) {
-            Ok(1) => head.push(byte[0]),
-            _ => return,
-        }
-    }
+    let Some(head) = super::http_fake::read_head(&mut client) else { return };
     let head = String::from_utf8_lossy(&head).into_owned();
     log.lock().unwrap().push(head.clone());
     if let Some(answer) = refusal(&head) {
