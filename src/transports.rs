@@ -14,7 +14,10 @@ pub enum TransportKind {
     HttpStream,
     /// Server-sent events (`http://` or `https://`; Centrifugo's `/connection/sse`, with
     /// `sse.enabled`): replies stream back as events of one GET, commands go as POSTs to the
-    /// emulation endpoint. JSON only.
+    /// emulation endpoint. JSON only. As centrifuge-js does, the connect command (with the
+    /// token) travels in the GET's query (`cf_connect`): over plain `http://`, or through
+    /// anything that logs URLs, it can be seen; prefer HTTP-streaming, whose connect command is
+    /// a POST body.
     Sse,
 }
 
