@@ -30,8 +30,13 @@ fn main() {
     }
 }
 
+/// Set to `off` to run without the sleep detection's look at the clocks every 5 s, which is on
+/// by default: P5 run both ways shows what that look costs an idle client.
+const SLEEP_DETECTION_VAR: &str = "CENTRIFUGE_BENCH_SLEEP_DETECTION";
+
 fn config(args: &Args) -> ClientConfig {
-    ClientConfig::default().protocol(args.protocol())
+    let sleep_detection = std::env::var(SLEEP_DETECTION_VAR).map_or(true, |value| value != "off");
+    ClientConfig::default().protocol(args.protocol()).sleep_detection(sleep_detection)
 }
 
 /// A connected client.
