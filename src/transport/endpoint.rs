@@ -1,21 +1,23 @@
 //! Endpoint URLs, parsed once when the client is built.
 //!
-//! One parser: the `http::Uri` that tungstenite's handshake itself takes. The handshake is built
-//! from the parsed [`Uri`], never from the text again, so whatever [`Endpoint::parse`] accepts
-//! is exactly what is dialed, and a malformed URL is an [`Error::InvalidConfig`] from
-//! `Client::new` instead of a transport error retried forever.
+//! One parser, this one: the handshake and the HTTP requests are written from the parts it
+//! keeps (host, port, authority, path and query), never from the text again, so whatever
+//! [`Endpoint::parse`] accepts is exactly what is dialed, and a malformed URL is an
+//! [`Error::InvalidConfig`] from `Client::new` instead of a transport error retried forever.
 //!
-//! On top of the URI grammar it refuses what would only fail later, or mean something else than
-//! the user thinks: a scheme other than the transport's (`ws`/`wss` for WebSocket, `http`/`https`
-//! for HTTP-streaming, SSE and emulation), user info (`user:pw@`; send credentials as a
-//! token or a header), a fragment (`#…`, which a WebSocket URL cannot have), an empty host, a
-//! port that is not a number from 1 to 65535, an IPv6 literal that does not parse (zone
-//! identifiers included: the standard library cannot dial them by name), and a `%` in the path
-//! or query that is not followed by two hex digits.
+//! The grammar is the part of RFC 3986 an endpoint uses: `scheme://authority[path][?query]`.
+//! It refuses what would only fail later, or mean something else than the user thinks: a
+//! scheme other than the transport's (`ws`/`wss` for WebSocket, `http`/`https` for
+//! HTTP-streaming, SSE and emulation), user info (`user:pw@`; send credentials as a token or a
+//! header), a fragment (`#…`, which a WebSocket URL cannot have), an empty host, a host with
+//! characters a host name cannot have (international names go in punycode, `xn--…`), an IPv6
+//! address outside brackets, a port that is not a number from 1 to 65535, an IPv6 literal that
+//! does not parse (zone identifiers included: the standard library cannot dial them by name),
+//! and a `%` in the path or query that is not followed by two hex digits. Whitespace and control
+//! characters are refused anywhere; every other character of the path and query (UTF-8
+//! included) is sent as written, as browsers and the official SDKs do.
 
 use std::net::Ipv6Addr;
-
-use tungstenite::http::Uri;
 
 use crate::error::Error;
 use crate::transports::TransportKind;
@@ -23,12 +25,14 @@ use crate::transports::TransportKind;
 /// A checked URL of one of the client's endpoints.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Endpoint {
-    /// What the WebSocket handshake requests.
-    pub(crate) uri: Uri,
     pub(crate) secure: bool,
     /// The host to resolve and to name in TLS, without the brackets of an IPv6 literal.
     pub(crate) host: String,
     pub(crate) port: u16,
+    /// The authority as written (host, and the port if given): the `Host` header.
+    authority: String,
+    /// The request target: the path (`/` when the URL has none) and the query.
+    path_and_query: String,
 }
 
 impl Endpoint {
@@ -45,17 +49,23 @@ impl Endpoint {
                 describe(character)
             )));
         }
-        let uri: Uri = url.parse().map_err(|err| invalid(format!("not a valid URL ({err})")))?;
+        if url.is_empty() {
+            return Err(invalid("the URL is empty".into()));
+        }
         let (plain, secure) = match kind {
             TransportKind::WebSocket => ("ws", "wss"),
             _ => ("http", "https"),
         };
-        let secure = match uri.scheme_str() {
-            Some(scheme) if scheme.eq_ignore_ascii_case(plain) => false,
-            Some(scheme) if scheme.eq_ignore_ascii_case(secure) => true,
-            _ => return Err(invalid(format!("the {kind} URL must start with {plain}:// or {secure}://"))),
+        let (scheme, after_scheme) = url.split_once("://").unwrap_or(("", url));
+        let secure = if scheme.eq_ignore_ascii_case(plain) {
+            false
+        } else if scheme.eq_ignore_ascii_case(secure) {
+            true
+        } else {
+            return Err(invalid(format!("the {kind} URL must start with {plain}:// or {secure}://")));
         };
-        let authority = uri.authority().map(|authority| authority.as_str()).unwrap_or_default();
+        let authority_end = after_scheme.find(['/', '?', '#']).unwrap_or(after_scheme.len());
+        let (authority, path_and_query) = after_scheme.split_at(authority_end);
         if authority.contains('@') {
             return Err(invalid(
                 "user info (user:password@) is not supported; use a token or a header".into(),
@@ -74,33 +84,33 @@ impl Endpoint {
                 }
             }
             Some(text) => match text.parse::<u16>() {
-                Ok(port) if port > 0 => port,
+                Ok(port) if port > 0 && text.bytes().all(|byte| byte.is_ascii_digit()) => port,
                 _ => return Err(invalid(format!("the port {text:?} is not a number from 1 to 65535"))),
             },
         };
-        if let Some(path) = uri.path_and_query() {
-            check_percent_encoding(path.as_str()).map_err(&invalid)?;
-        }
-        Ok(Endpoint { uri, secure, host, port })
+        check_percent_encoding(path_and_query).map_err(&invalid)?;
+        let path_and_query = match path_and_query {
+            "" => "/".to_string(),
+            query if query.starts_with('?') => format!("/{query}"),
+            path => path.to_string(),
+        };
+        Ok(Endpoint { secure, host, port, authority: authority.to_string(), path_and_query })
     }
 
     /// `/emulation` on this endpoint's scheme, host and port: where Centrifugo takes the
     /// commands of HTTP-streaming and SSE connections by default.
     pub(crate) fn emulation(&self) -> Endpoint {
-        let mut parts = self.uri.clone().into_parts();
-        parts.path_and_query = Some(tungstenite::http::uri::PathAndQuery::from_static("/emulation"));
-        let uri = Uri::from_parts(parts).unwrap_or_else(|_| self.uri.clone());
-        Endpoint { uri, secure: self.secure, host: self.host.clone(), port: self.port }
+        Endpoint { path_and_query: "/emulation".into(), ..self.clone() }
     }
 
     /// The `Host` header: the authority as written (host, and the port if given).
     pub(crate) fn authority(&self) -> &str {
-        self.uri.authority().map_or(self.host.as_str(), |authority| authority.as_str())
+        &self.authority
     }
 
     /// The request target: path and query.
     pub(crate) fn path_and_query(&self) -> &str {
-        self.uri.path_and_query().map_or("/", |path| path.as_str())
+        &self.path_and_query
     }
 }
 
@@ -127,7 +137,23 @@ fn split_authority(authority: &str) -> Result<(String, Option<&str>), String> {
     if host.is_empty() {
         return Err("the host is missing".into());
     }
+    if !authority.starts_with('[') {
+        if host.contains(':') {
+            return Err("an IPv6 address must be written in brackets, as in ws://[::1]:8000/".into());
+        }
+        if let Some(character) = host.chars().find(|&c| !is_host_character(c)) {
+            return Err(format!(
+                "the host cannot contain {character:?}; write an international name in punycode (xn--…)"
+            ));
+        }
+    }
     Ok((host.to_string(), port))
+}
+
+/// What a registered host name may hold (RFC 3986 `reg-name` without percent-encoding, which
+/// no resolver understands).
+fn is_host_character(character: char) -> bool {
+    character.is_ascii_alphanumeric() || "-._~!$&'()*+,;=".contains(character)
 }
 
 /// Every `%` must start an escape of two hex digits, or the server refuses the request.
@@ -201,17 +227,21 @@ mod tests {
     }
 
     #[test]
-    fn the_handshake_requests_the_parsed_uri() {
-        let endpoint = Endpoint::parse(
-            "ws://[::1]:9000/connection/websocket?cf_protocol=protobuf",
-            TransportKind::WebSocket,
-        )
-        .unwrap();
-        assert_eq!(
-            endpoint.uri.path_and_query().unwrap().as_str(),
-            "/connection/websocket?cf_protocol=protobuf"
-        );
-        assert_eq!(endpoint.uri.host(), Some("[::1]"));
+    fn the_requests_carry_the_authority_and_target_as_written() {
+        for (url, authority, target) in [
+            (
+                "ws://[::1]:9000/connection/websocket?cf_protocol=protobuf",
+                "[::1]:9000",
+                "/connection/websocket?cf_protocol=protobuf",
+            ),
+            ("ws://Example.org", "Example.org", "/"),
+            ("ws://example.org?token=t", "example.org", "/?token=t"),
+            ("ws://example.org:8000/", "example.org:8000", "/"),
+            ("ws://host/caf\u{e9}/\"quoted\"?q={}", "host", "/caf\u{e9}/\"quoted\"?q={}"),
+        ] {
+            let endpoint = Endpoint::parse(url, TransportKind::WebSocket).unwrap();
+            assert_eq!((endpoint.authority(), endpoint.path_and_query()), (authority, target), "{url}");
+        }
     }
 
     #[test]
@@ -227,25 +257,29 @@ mod tests {
             ("http://localhost:8000", "ws://"),
             ("localhost:8000", "ws://"),
             ("/connection/websocket", "ws://"),
-            ("", "not a valid URL"),
+            ("", "the URL is empty"),
             // Host.
-            ("ws://", "not a valid URL"),
-            ("ws:///x", "not a valid URL"),
+            ("ws://", "host is missing"),
+            ("ws:///x", "host is missing"),
             ("ws://:80/x", "host is missing"),
-            ("ws://h%41st/x", "not a valid URL"),
+            ("ws://h%41st/x", "cannot contain '%'"),
             // Port.
             ("ws://host:99999", "port \"99999\""),
             ("ws://host:abc/", "port \"abc\""),
             ("ws://host:/x", "port \"\""),
             ("ws://host:0/x", "port \"0\""),
             ("ws://host:-1/x", "port \"-1\""),
+            ("ws://host:+80/x", "port \"+80\""),
             // IPv6.
-            ("ws://[::1", "not a valid URL"),
-            ("ws://::1:8000/x", "not a valid URL"),
+            ("ws://[::1", "unclosed '['"),
+            ("ws://::1:8000/x", "must be written in brackets"),
             ("ws://[zz::1]/x", "[zz::1] is not an IPv6 address"),
             ("ws://[127.0.0.1]/x", "is not an IPv6 address"),
             ("ws://[fe80::1%25eth0]:80/x", "zone identifiers"),
             ("ws://[::1]x/", "unexpected text after the IPv6 address"),
+            // Host names.
+            ("ws://caf\u{e9}.example/x", "punycode"),
+            ("ws://ho\\st/x", "cannot contain '\\\\'"),
             // User info.
             ("ws://user:pw@host", "user info"),
             ("ws://@host/x", "user info"),
@@ -276,7 +310,6 @@ mod tests {
         );
         let emulation = endpoint.emulation();
         assert_eq!((emulation.authority(), emulation.path_and_query()), ("[::1]:8443", "/emulation"));
-        assert_eq!(emulation.uri.to_string(), "https://[::1]:8443/emulation");
         match Endpoint::parse("ws://h/connection/sse", TransportKind::Sse) {
             Err(Error::InvalidConfig(why)) => {
                 assert!(why.contains("the SSE URL must start with http://"), "{why}")

@@ -7,7 +7,7 @@
 //! be interrupted and is bounded by the timeout). It knows nothing of Centrifugo commands.
 //!
 //! - [`dialer`]: DNS, TCP, the proxy step, TLS → a connected byte [`Stream`];
-//! - [`websocket`]: the WebSocket handshake over such a stream;
+//! - [`websocket`]: the WebSocket handshake over such a stream ([`ws_key`]: its keys);
 //! - [`proxy`]: which proxy an attempt goes through (configured, or from the environment at
 //!   each attempt), HTTP `CONNECT` and SOCKS5;
 //! - [`endpoint`]: the URL, parsed once.
@@ -20,6 +20,7 @@ mod stream;
 mod tls;
 mod websocket;
 mod ws_frame;
+mod ws_key;
 
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -338,8 +338,7 @@ impl StreamReader<'_> {
                     method: "GET",
                     target: &sse_target,
                     host: endpoint.authority(),
-                    content_type: None,
-                    accept: Some("text/event-stream"),
+                    transport_headers: &[("Accept", "text/event-stream")],
                     headers: config.headers(),
                     body: b"",
                 }
@@ -348,8 +347,7 @@ impl StreamReader<'_> {
                 method: "POST",
                 target: endpoint.path_and_query(),
                 host: endpoint.authority(),
-                content_type: Some(content_type(json)),
-                accept: Some(content_type(json)),
+                transport_headers: &[("Content-Type", content_type(json)), ("Accept", content_type(json))],
                 headers: config.headers(),
                 body: connect,
             },
@@ -462,13 +460,12 @@ fn check_head(kind: TransportKind, head: &Head) -> Result<(), TransportError> {
     }
     if kind == TransportKind::Sse
         && !head
-            .content_type
-            .as_deref()
+            .content_type()
             .is_some_and(|value| value.to_ascii_lowercase().starts_with("text/event-stream"))
     {
         return Err(TransportError::new(format!(
             "the SSE request was answered with {:?} instead of an event stream",
-            head.content_type.as_deref().unwrap_or("no content type")
+            head.content_type().unwrap_or("no content type")
         )));
     }
     Ok(())
@@ -608,8 +605,7 @@ impl EmulationWriter {
             method: "POST",
             target: self.endpoint.path_and_query(),
             host: self.endpoint.authority(),
-            content_type: Some(content_type(self.json)),
-            accept: None,
+            transport_headers: &[("Content-Type", content_type(self.json))],
             headers: self.config.headers(),
             body,
         };
@@ -628,7 +624,7 @@ impl EmulationWriter {
                 head.status
             ))));
         }
-        let keep = !head.close
+        let keep = !head.asks_to_close()
             && !matches!(head.body, http::Body::UntilClose)
             && self.drain_body(&mut connected, &mut head);
         if keep {

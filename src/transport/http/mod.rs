@@ -38,8 +38,9 @@ pub(crate) struct Request<'a> {
     pub(crate) target: &'a str,
     /// The `Host` header: the URL's authority.
     pub(crate) host: &'a str,
-    pub(crate) content_type: Option<&'static str>,
-    pub(crate) accept: Option<&'static str>,
+    /// The headers the transport itself sets (`Content-Type`, `Accept`, the WebSocket upgrade),
+    /// written before the application's.
+    pub(crate) transport_headers: &'a [(&'static str, &'a str)],
     /// The application's extra headers (`ClientConfig::header`).
     pub(crate) headers: &'a [(String, String)],
     pub(crate) body: &'a [u8],
@@ -50,11 +51,8 @@ impl Request<'_> {
     pub(crate) fn encode(&self) -> Result<Vec<u8>, TransportError> {
         let mut head = String::with_capacity(256);
         let _ = write!(head, "{} {} HTTP/1.1\r\nHost: {}\r\n", self.method, self.target, self.host);
-        if let Some(content_type) = self.content_type {
-            let _ = write!(head, "Content-Type: {content_type}\r\n");
-        }
-        if let Some(accept) = self.accept {
-            let _ = write!(head, "Accept: {accept}\r\n");
+        for (name, value) in self.transport_headers {
+            let _ = write!(head, "{name}: {value}\r\n");
         }
         for (name, value) in self.headers {
             let valid_name =
@@ -81,10 +79,9 @@ impl Request<'_> {
 #[derive(Debug)]
 pub(crate) struct Head {
     pub(crate) status: u16,
-    pub(crate) content_type: Option<String>,
+    /// Every header, its name in lower case, its value trimmed.
+    headers: Vec<(String, String)>,
     pub(crate) body: Body,
-    /// Whether the server asks to close the connection after this response.
-    pub(crate) close: bool,
     /// Bytes that came after the head in the same reads: the start of the body.
     pub(crate) rest: Vec<u8>,
 }
@@ -94,10 +91,23 @@ impl Head {
         (200..300).contains(&self.status)
     }
 
+    /// The value of the first header named `name` (in lower case).
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(header, _)| header == name).map(|(_, value)| value.as_str())
+    }
+
+    pub(crate) fn content_type(&self) -> Option<&str> {
+        self.header("content-type")
+    }
+
+    /// Whether the server asks to close the connection after this response.
+    pub(crate) fn asks_to_close(&self) -> bool {
+        self.header("connection").is_some_and(|value| value.eq_ignore_ascii_case("close"))
+    }
+
     /// Whether the body is an HTML page (what captive portals and many proxies answer with).
     pub(crate) fn is_html(&self) -> bool {
-        self.content_type
-            .as_deref()
+        self.content_type()
             .is_some_and(|value| value.trim_start().to_ascii_lowercase().starts_with("text/html"))
     }
 }
@@ -148,13 +158,15 @@ pub(crate) fn parse_head(buffer: &[u8], step: &str) -> Result<Option<Head>, Tran
         Err(err) => return Err(TransportError::new(format!("{step}: not an HTTP response ({err})"))),
     };
     let status = response.code.unwrap_or(0);
-    let header = |name: &str| {
-        response
-            .headers
-            .iter()
-            .find(|header| header.name.eq_ignore_ascii_case(name))
-            .map(|header| String::from_utf8_lossy(header.value).trim().to_string())
-    };
+    let headers: Vec<(String, String)> = response
+        .headers
+        .iter()
+        .map(|header| {
+            let value = String::from_utf8_lossy(header.value).trim().to_string();
+            (header.name.to_ascii_lowercase(), value)
+        })
+        .collect();
+    let header = |name: &str| headers.iter().find(|(header, _)| header == name).map(|(_, value)| value);
     let chunked =
         header("transfer-encoding").is_some_and(|value| value.to_ascii_lowercase().contains("chunked"));
     let body = if chunked {
@@ -164,19 +176,13 @@ pub(crate) fn parse_head(buffer: &[u8], step: &str) -> Result<Option<Head>, Tran
             .parse()
             .map_err(|_| TransportError::new(format!("{step}: invalid Content-Length {length:?}")))?;
         Body::Length(length)
-    } else if status == 204 || status == 304 {
+    } else if status == 204 || status == 304 || status == 101 {
+        // 101: what follows the head belongs to the protocol switched to, not to a body.
         Body::Length(0)
     } else {
         Body::UntilClose
     };
-    let close = header("connection").is_some_and(|value| value.eq_ignore_ascii_case("close"));
-    Ok(Some(Head {
-        status,
-        content_type: header("content-type"),
-        body,
-        close,
-        rest: buffer[length..].to_vec(),
-    }))
+    Ok(Some(Head { status, headers, body, rest: buffer[length..].to_vec() }))
 }
 
 /// How a response body ends.
@@ -229,8 +235,7 @@ mod tests {
             method: "POST",
             target: "/connection/http_stream?x=1",
             host: "example.org:8000",
-            content_type: Some("application/json"),
-            accept: Some("application/json"),
+            transport_headers: &[("Content-Type", "application/json"), ("Accept", "application/json")],
             headers: &headers,
             body: b"{\"id\":1}",
         };
@@ -249,8 +254,7 @@ mod tests {
                 method: "GET",
                 target: "/",
                 host: "h",
-                content_type: None,
-                accept: None,
+                transport_headers: &[],
                 headers: &headers,
                 body: b"",
             };
@@ -273,7 +277,7 @@ mod tests {
         .unwrap();
         assert!(head.is_html() && matches!(head.body, Body::Length(3)));
         let head = parse_head(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n", "t").unwrap().unwrap();
-        assert!(head.close && head.body.is_done());
+        assert!(head.asks_to_close() && head.body.is_done());
         assert!(parse_head(b"HTTP/1.1 200 OK\r\nContent-", "t").unwrap().is_none(), "incomplete");
         let error = parse_head(b"<html>\r\n\r\n", "t").unwrap_err();
         assert!(error.to_string().contains("not an HTTP response"), "{error}");
