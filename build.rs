@@ -4,11 +4,15 @@
 //! `prost-build` turns the descriptors into Rust types, and the serde attributes added here give
 //! the JSON format its Centrifugo shape: snake_case names, zero values omitted, missing fields
 //! defaulted, unknown keys ignored and `bytes` payloads embedded as raw JSON instead of base64.
+//! Serde's code is derived only for the directions the client uses (see `EncodeMessage` in
+//! `src/codec/mod.rs`), unless the `unversioned` feature asks for both.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use prost_build::Config;
 use protox::prost_reflect::prost_types::field_descriptor_proto::Type;
+use protox::prost_reflect::prost_types::{DescriptorProto, FileDescriptorSet};
 
 const SCHEMA: &str = "proto/client.proto";
 
@@ -59,21 +63,74 @@ fn generate() -> Result<(), Box<dyn std::error::Error>> {
     for field in BOXED {
         config.boxed(format!(".centrifugal.centrifuge.protocol.{field}"));
     }
-    config.type_attribute(".", "#[derive(serde::Serialize, serde::Deserialize)]");
-    config.type_attribute(".", "#[serde(default)]");
-    config.field_attribute(".", "#[serde(skip_serializing_if = \"crate::codec::json::omit\")]");
-    for file in &descriptors.file {
-        let package = file.package();
-        for message in &file.message_type {
-            for field in &message.field {
-                if field.r#type() == Type::Bytes {
-                    let path = format!(".{package}.{}.{}", message.name(), field.name());
-                    config.field_attribute(path, "#[serde(with = \"crate::codec::json::raw\")]");
-                }
+    let package = ".centrifugal.centrifuge.protocol";
+    let messages = messages_by_name(&descriptors);
+    // Both directions for the `unversioned` feature (the project's scripted servers and tools
+    // encode replies and decode commands); otherwise what the client does with each message.
+    let both_ways = std::env::var_os("CARGO_FEATURE_UNVERSIONED").is_some();
+    let sent = reachable(&messages, &format!("{package}.Command"));
+    let received = reachable(&messages, &format!("{package}.Reply"));
+    for (name, message) in &messages {
+        if message.options.as_ref().is_some_and(|options| options.map_entry()) {
+            continue; // A map's entries are a BTreeMap's, not a type of their own.
+        }
+        let serialize = both_ways || sent.contains(name);
+        let deserialize = both_ways || received.contains(name);
+        let derive = match (serialize, deserialize) {
+            (true, true) => "#[derive(serde::Serialize, serde::Deserialize)]",
+            (true, false) => "#[derive(serde::Serialize)]",
+            (false, true) => "#[derive(serde::Deserialize)]",
+            // Only Protobuf carries it (the emulation request), or nothing does yet.
+            (false, false) => continue,
+        };
+        config.type_attribute(name, derive);
+        config.type_attribute(name, "#[serde(default)]");
+        for field in &message.field {
+            let path = format!("{name}.{}", field.name());
+            config.field_attribute(&path, "#[serde(skip_serializing_if = \"crate::codec::json::omit\")]");
+            if field.r#type() == Type::Bytes {
+                config.field_attribute(&path, "#[serde(with = \"crate::codec::json::raw\")]");
             }
         }
     }
     config.out_dir(std::env::var("OUT_DIR")?);
     config.compile_fds(descriptors)?;
     Ok(())
+}
+
+/// Every message of the schema by its full name (`.package.Name`), nested ones (map entries)
+/// included.
+fn messages_by_name(descriptors: &FileDescriptorSet) -> BTreeMap<String, &DescriptorProto> {
+    fn add<'a>(scope: &str, message: &'a DescriptorProto, into: &mut BTreeMap<String, &'a DescriptorProto>) {
+        let name = format!("{scope}.{}", message.name());
+        for nested in &message.nested_type {
+            add(&name, nested, into);
+        }
+        into.insert(name, message);
+    }
+    let mut messages = BTreeMap::new();
+    for file in &descriptors.file {
+        for message in &file.message_type {
+            add(&format!(".{}", file.package()), message, &mut messages);
+        }
+    }
+    messages
+}
+
+/// The messages a `root` message can contain, itself included, through fields and map values.
+fn reachable(messages: &BTreeMap<String, &DescriptorProto>, root: &str) -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    let mut pending = vec![root.to_string()];
+    while let Some(name) = pending.pop() {
+        let Some(message) = messages.get(&name) else { continue };
+        if !found.insert(name) {
+            continue;
+        }
+        for field in &message.field {
+            if field.r#type() == Type::Message {
+                pending.push(field.type_name().to_string());
+            }
+        }
+    }
+    found
 }

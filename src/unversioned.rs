@@ -4,7 +4,9 @@
 //! benchmarks and examples, and for tools that need to speak raw Centrifugo protocol. Anything
 //! here may change in any release; applications should use the client API.
 
-pub use crate::codec::{Codec, CodecError, Frame, FrameKind, Protocol, WireMessage};
+pub use crate::codec::{
+    Codec, CodecError, DecodeMessage, EncodeMessage, Frame, FrameKind, Protocol, WireMessage,
+};
 pub use crate::protocol::*;
 
 /// Applies a fossil delta to `base`, producing at most `max_output` bytes.

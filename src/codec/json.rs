@@ -9,14 +9,14 @@
 
 use bytes::Bytes;
 
-use super::{CodecError, WireMessage};
+use super::{CodecError, DecodeMessage, EncodeMessage};
 
 /// Whether a field holds its zero value and is left out of the JSON object.
 pub(crate) fn omit<T: Default + PartialEq>(value: &T) -> bool {
     *value == T::default()
 }
 
-pub(super) fn encode<M: WireMessage>(messages: &[M]) -> Result<Vec<u8>, CodecError> {
+pub(super) fn encode<M: EncodeMessage>(messages: &[M]) -> Result<Vec<u8>, CodecError> {
     let mut out = Vec::with_capacity(64 * messages.len());
     for (index, message) in messages.iter().enumerate() {
         if index > 0 {
@@ -31,7 +31,7 @@ pub(super) fn encode<M: WireMessage>(messages: &[M]) -> Result<Vec<u8>, CodecErr
 /// How many messages' room decoding a frame reserves at most up front.
 const RESERVE_LIMIT: usize = 1024;
 
-pub(super) fn decode<M: WireMessage>(
+pub(super) fn decode<M: DecodeMessage>(
     frame: &Bytes,
     max_messages: usize,
     out: &mut Vec<M>,

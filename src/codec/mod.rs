@@ -9,7 +9,8 @@
 //!
 //! The codec is symmetric: it encodes and decodes `Command`s (what a client sends) and `Reply`s
 //! (what a server sends) alike, so the same code serves the client and the project's scripted
-//! test servers.
+//! test servers. Without the `unversioned` feature only the client's directions are compiled
+//! (see [`EncodeMessage`]).
 //!
 //! Decoding is total. A malformed frame returns a [`CodecError`] and never panics; the frame
 //! size limit is checked before anything is parsed, and a Protobuf length prefix is checked
@@ -70,11 +71,32 @@ pub struct Frame {
     pub data: Bytes,
 }
 
-/// A protocol message the codec can carry: [`Command`] or [`Reply`].
-pub trait WireMessage: prost::Message + Default + Serialize + DeserializeOwned {}
+/// A protocol message the codec can encode: a [`Command`] (and, with the `unversioned` feature,
+/// a [`Reply`]).
+pub trait EncodeMessage: prost::Message + Serialize {}
 
-impl WireMessage for Command {}
-impl WireMessage for Reply {}
+/// A protocol message the codec can decode: a [`Reply`] (and, with the `unversioned` feature,
+/// a [`Command`]).
+pub trait DecodeMessage: prost::Message + Default + DeserializeOwned {}
+
+/// A protocol message the codec can carry both ways: [`Command`] or [`Reply`], with the
+/// `unversioned` feature.
+#[cfg(feature = "unversioned")]
+pub trait WireMessage: EncodeMessage + DecodeMessage {}
+
+#[cfg(feature = "unversioned")]
+impl<M: EncodeMessage + DecodeMessage> WireMessage for M {}
+
+impl EncodeMessage for Command {}
+impl DecodeMessage for Reply {}
+// The client only writes commands and reads replies, so without `unversioned` the wire model
+// derives serde's `Serialize` only on the command side and `Deserialize` only on the reply side
+// (build.rs), which keeps half of that generated code out of every user's build. The
+// project's scripted servers and tools speak the other direction too.
+#[cfg(feature = "unversioned")]
+impl EncodeMessage for Reply {}
+#[cfg(feature = "unversioned")]
+impl DecodeMessage for Command {}
 
 /// Encodes and decodes frames of one wire format.
 #[derive(Clone, Copy, Debug)]
@@ -98,7 +120,7 @@ impl Codec {
     /// # Errors
     ///
     /// [`CodecError::InvalidJsonPayload`] when a payload is not valid JSON on a JSON codec.
-    pub fn encode<M: WireMessage>(&self, messages: &[M]) -> Result<Frame, CodecError> {
+    pub fn encode<M: EncodeMessage>(&self, messages: &[M]) -> Result<Frame, CodecError> {
         let data = match self.protocol {
             Protocol::Json => json::encode(messages)?,
             Protocol::Protobuf => protobuf::encode(messages),
@@ -119,7 +141,7 @@ impl Codec {
     /// # Errors
     ///
     /// Any [`CodecError`] but `InvalidJsonPayload`; `out` is then left as it was.
-    pub fn decode<M: WireMessage>(&self, frame: &Frame, out: &mut Vec<M>) -> Result<(), CodecError> {
+    pub fn decode<M: DecodeMessage>(&self, frame: &Frame, out: &mut Vec<M>) -> Result<(), CodecError> {
         let expected = frame_kind(self.protocol);
         if frame.kind != expected {
             return Err(CodecError::UnexpectedFrameKind { expected, received: frame.kind });

@@ -3,9 +3,9 @@
 use bytes::{Buf, Bytes};
 use prost::encoding::{decode_varint, encoded_len_varint};
 
-use super::{CodecError, WireMessage};
+use super::{CodecError, DecodeMessage, EncodeMessage};
 
-pub(super) fn encode<M: WireMessage>(messages: &[M]) -> Vec<u8> {
+pub(super) fn encode<M: EncodeMessage>(messages: &[M]) -> Vec<u8> {
     let size = messages
         .iter()
         .map(|message| {
@@ -22,7 +22,7 @@ pub(super) fn encode<M: WireMessage>(messages: &[M]) -> Vec<u8> {
 }
 
 /// Decodes from a `Bytes` so that `bytes` fields become slices of the frame, not copies.
-pub(super) fn decode<M: WireMessage>(
+pub(super) fn decode<M: DecodeMessage>(
     frame: &Bytes,
     max_message_size: usize,
     max_messages: usize,
