@@ -11,8 +11,9 @@
 //! - pushes for channels the client is not subscribed to: ignored;
 //! - broken streams (an offset going backwards: dropped; a gap, a new epoch, a delta before
 //!   any base, a delta whose output is over the limit): an `error` event and a resubscribe;
-//! - a server that never completes the handshake or answers garbage: a transport error and
-//!   the client keeps retrying;
+//! - a server that never completes the handshake, answers garbage or a 101 that does not
+//!   answer the client's key: a transport error and the client keeps retrying; frames sent in
+//!   the same write as the handshake answer are read;
 //! - close frames: the reconnect rule for their code, the reason passed through.
 
 #[macro_use]
@@ -603,6 +604,82 @@ fn a_server_that_answers_garbage_instead_of_http_is_a_transport_error() {
     client.connect().unwrap();
     assert!(matches!(events.error(), Error::Transport(_)));
     assert_eq!(client.state(), ClientState::Connecting);
+    client.close();
+    panics::assert_none();
+}
+
+/// Accepts connections on `listener`, reads each request head and writes what `answer` makes of
+/// the request's `Sec-WebSocket-Key`, in one write; then holds the connection until the client
+/// closes it.
+fn raw_upgrade_server(listener: TcpListener, answer: fn(&str) -> Vec<u8>) {
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for mut stream in listener.incoming().take(3).flatten() {
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).is_ok_and(|read| read == 1) {
+                head.push(byte[0]);
+            }
+            let head = String::from_utf8_lossy(&head).into_owned();
+            let key = head
+                .lines()
+                .find_map(|line| line.strip_prefix("Sec-WebSocket-Key: "))
+                .unwrap_or_default()
+                .to_string();
+            let _ = stream.write_all(&answer(&key));
+            let _ = stream.read_to_end(&mut Vec::new());
+        }
+    });
+}
+
+fn switching_protocols(accept: &str) -> Vec<u8> {
+    format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Accept: {accept}\r\n\r\n"
+    )
+    .into_bytes()
+}
+
+/// Frames the server writes together with its handshake answer arrive in the same read as the
+/// answer's head; the client decodes them as the connection's first frames.
+#[test]
+fn frames_sent_along_with_the_handshake_answer_are_read() {
+    let _turn = shared_turn();
+    panics::watch();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("ws://{}/connection/websocket", listener.local_addr().unwrap());
+    raw_upgrade_server(listener, |key| {
+        let mut bytes = switching_protocols(&tungstenite::handshake::derive_accept_key(key.as_bytes()));
+        let push = br#"{"push":{"disconnect":{"code":3507,"reason":"sent with the upgrade"}}}"#;
+        // An unmasked final text frame, as a server sends it.
+        bytes.extend_from_slice(&[0x81, push.len() as u8]);
+        bytes.extend_from_slice(push);
+        bytes
+    });
+    let (client, events) = client(&url, config(Protocol::Json));
+    client.connect().unwrap();
+    assert_eq!(events.disconnected(), (3507, "sent with the upgrade".to_string()));
+    client.close();
+    panics::assert_none();
+}
+
+/// A 101 that does not answer the client's key is not a WebSocket server speaking to it.
+#[test]
+fn an_upgrade_with_the_wrong_accept_key_is_a_transport_error() {
+    let _turn = shared_turn();
+    panics::watch();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("ws://{}/connection/websocket", listener.local_addr().unwrap());
+    raw_upgrade_server(listener, |_| switching_protocols("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="));
+    let (client, events) = client(&url, config(Protocol::Json));
+    client.connect().unwrap();
+    match events.error() {
+        Error::Transport(error) => {
+            assert!(error.to_string().contains("Sec-WebSocket-Accept does not answer"), "{error}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(client.state(), ClientState::Connecting, "it keeps trying");
     client.close();
     panics::assert_none();
 }
