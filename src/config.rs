@@ -39,6 +39,23 @@ pub(crate) enum RootCertificate {
     Der(Vec<u8>),
 }
 
+/// Headers the client writes itself on its requests: a second copy from the application would
+/// make the request ambiguous (servers may refuse it) or contradict the transport.
+const RESERVED_HEADERS: &[&str] = &[
+    "Host",
+    "Connection",
+    "Upgrade",
+    "Content-Length",
+    "Transfer-Encoding",
+    "Content-Type",
+    "Accept",
+    "Sec-WebSocket-Key",
+    "Sec-WebSocket-Version",
+    "Sec-WebSocket-Protocol",
+    "Sec-WebSocket-Extensions",
+    "Sec-WebSocket-Accept",
+];
+
 /// How a [`Client`](crate::Client) connects and behaves.
 #[derive(Clone)]
 pub struct ClientConfig {
@@ -117,7 +134,14 @@ impl ClientConfig {
         self
     }
 
-    /// Adds an HTTP header to the WebSocket upgrade request. Defaults to none.
+    /// Adds an HTTP header to the WebSocket upgrade request (and to the HTTP-streaming, SSE
+    /// and emulation requests). Defaults to none.
+    ///
+    /// The headers the client writes itself cannot be set here: `Host`, `Connection`,
+    /// `Upgrade`, `Content-Length`, `Transfer-Encoding`, `Content-Type`, `Accept` and the
+    /// `Sec-WebSocket-*` ones; [`Client::new`](crate::Client::new) refuses them with
+    /// [`Error::InvalidConfig`](crate::Error::InvalidConfig), as it does a name that is not an
+    /// HTTP token or a value with control characters.
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> ClientConfig {
         self.headers.push((name.into(), value.into()));
         self
@@ -302,10 +326,20 @@ impl ClientConfig {
             return invalid("connect data must be JSON when the protocol is JSON".into());
         }
         for (name, value) in &self.headers {
-            let valid_name = !name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic() && b != b':');
+            // A name is an RFC 9110 token; a value is visible ASCII, spaces and tabs.
+            let valid_name = !name.is_empty()
+                && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
             let valid_value = value.bytes().all(|b| b == b'\t' || (b' '..=b'~').contains(&b));
             if !valid_name || !valid_value {
                 return invalid(format!("header {name:?} is not a valid HTTP header"));
+            }
+            if let Some(reserved) =
+                RESERVED_HEADERS.iter().find(|reserved| reserved.eq_ignore_ascii_case(name))
+            {
+                return invalid(format!(
+                    "header {name:?} is set by the client itself ({reserved} comes from the endpoint \
+                     URL, the protocol or the transport); remove it"
+                ));
             }
         }
         if let Err(why) = self.proxy.validate() {
@@ -428,6 +462,11 @@ mod tests {
         rejected(ClientConfig::default().data("not json"), "JSON");
         rejected(ClientConfig::default().header("bad name", "x"), "header");
         rejected(ClientConfig::default().header("X-Ok", "line\nbreak"), "header");
+        rejected(ClientConfig::default().header("X(1)", "x"), "not a valid HTTP header");
+        for reserved in ["host", "Sec-WebSocket-Protocol", "CONNECTION", "Content-Length"] {
+            rejected(ClientConfig::default().header(reserved, "x"), "is set by the client itself");
+        }
+        assert!(ClientConfig::default().header("X-App_Tenant.v2", "a b\tc").validate().is_ok());
         rejected(ClientConfig::default().proxy(HttpProxy::new("no-port")), "host:port");
         rejected(ClientConfig::default().proxy(Socks5Proxy::new("[::1]")), "host:port");
         rejected(ClientConfig::default().proxy(Socks5Proxy::new("p:1080").credentials("", "x")), "user name");

@@ -14,8 +14,10 @@
 //! address outside brackets, a port that is not a number from 1 to 65535, an IPv6 literal that
 //! does not parse (zone identifiers included: the standard library cannot dial them by name),
 //! and a `%` in the path or query that is not followed by two hex digits. Whitespace and control
-//! characters are refused anywhere; every other character of the path and query (UTF-8
-//! included) is sent as written, as browsers and the official SDKs do.
+//! characters are refused anywhere. In the path and query, characters RFC 3986 does not allow
+//! there (non-ASCII, `"`, `<`, `>`, `\`, `^`, `` ` ``, `{`, `|`, `}`) are percent-encoded, as
+//! browsers do, so that strict servers and proxies take the request; the rest is sent as
+//! written.
 
 use std::net::Ipv6Addr;
 
@@ -89,10 +91,10 @@ impl Endpoint {
             },
         };
         check_percent_encoding(path_and_query).map_err(&invalid)?;
-        let path_and_query = match path_and_query {
-            "" => "/".to_string(),
+        let path_and_query = match percent_encode_unsafe(path_and_query) {
+            path if path.is_empty() => "/".to_string(),
             query if query.starts_with('?') => format!("/{query}"),
-            path => path.to_string(),
+            path => path,
         };
         Ok(Endpoint { secure, host, port, authority: authority.to_string(), path_and_query })
     }
@@ -154,6 +156,19 @@ fn split_authority(authority: &str) -> Result<(String, Option<&str>), String> {
 /// no resolver understands).
 fn is_host_character(character: char) -> bool {
     character.is_ascii_alphanumeric() || "-._~!$&'()*+,;=".contains(character)
+}
+
+/// `text` with every byte RFC 3986 allows in neither a path nor a query written as `%XX`.
+fn percent_encode_unsafe(text: &str) -> String {
+    let mut encoded = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii() && !b"\"<>\\^`{|}".contains(&byte) {
+            encoded.push(char::from(byte));
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    encoded
 }
 
 /// Every `%` must start an escape of two hex digits, or the server refuses the request.
@@ -237,7 +252,8 @@ mod tests {
             ("ws://Example.org", "Example.org", "/"),
             ("ws://example.org?token=t", "example.org", "/?token=t"),
             ("ws://example.org:8000/", "example.org:8000", "/"),
-            ("ws://host/caf\u{e9}/\"quoted\"?q={}", "host", "/caf\u{e9}/\"quoted\"?q={}"),
+            ("ws://host/caf\u{e9}/\"quoted\"?q={}", "host", "/caf%C3%A9/%22quoted%22?q=%7B%7D"),
+            ("ws://host/a%20b/<x>?q=a|b&r=^`\\", "host", "/a%20b/%3Cx%3E?q=a%7Cb&r=%5E%60%5C"),
         ] {
             let endpoint = Endpoint::parse(url, TransportKind::WebSocket).unwrap();
             assert_eq!((endpoint.authority(), endpoint.path_and_query()), (authority, target), "{url}");

@@ -105,8 +105,8 @@ fn websocket_handshake(
 }
 
 /// Whether `head` accepts the upgrade requested with `key`: status 101, `Upgrade: websocket`,
-/// `Connection: Upgrade`, the right `Sec-WebSocket-Accept`, and the subprotocol exactly as
-/// requested (none for JSON).
+/// `Connection: Upgrade`, the right `Sec-WebSocket-Accept`, no extension, and the subprotocol
+/// exactly as requested (none for JSON).
 fn check_upgrade(head: &Head, key: &str, protocol: Protocol) -> Result<(), TransportError> {
     if head.status != 101 {
         let hint = if (300..400).contains(&head.status) || head.is_html() {
@@ -114,16 +114,19 @@ fn check_upgrade(head: &Head, key: &str, protocol: Protocol) -> Result<(), Trans
         } else {
             ""
         };
-        return Err(TransportError::new(format!(
-            "WebSocket handshake refused with HTTP {}{hint}",
-            head.status
-        )));
+        let status = match head.reason.as_str() {
+            "" => head.status.to_string(),
+            reason => format!("{} {reason}", head.status),
+        };
+        return Err(TransportError::new(format!("WebSocket handshake refused with HTTP {status}{hint}")));
     }
+    // `Connection` is a list of tokens ("keep-alive, Upgrade"); `Upgrade` names one protocol.
     let has_token = |name: &str, token: &str| {
         head.header(name)
             .is_some_and(|value| value.split(',').any(|item| item.trim().eq_ignore_ascii_case(token)))
     };
-    if !has_token("upgrade", "websocket") || !has_token("connection", "upgrade") {
+    let upgrade = head.header("upgrade").is_some_and(|value| value.eq_ignore_ascii_case("websocket"));
+    if !upgrade || !has_token("connection", "upgrade") {
         return Err(TransportError::new(
             "WebSocket handshake failed: the server answered 101 without upgrading to websocket",
         ));
@@ -132,6 +135,11 @@ fn check_upgrade(head: &Head, key: &str, protocol: Protocol) -> Result<(), Trans
         return Err(TransportError::new(
             "WebSocket handshake failed: the server's Sec-WebSocket-Accept does not answer the key sent",
         ));
+    }
+    if let Some(extensions) = head.header("sec-websocket-extensions").filter(|value| !value.is_empty()) {
+        return Err(TransportError::new(format!(
+            "WebSocket handshake failed: the server enabled the extension {extensions:?}, none was offered"
+        )));
     }
     let expected = (protocol == Protocol::Protobuf).then_some(PROTOBUF_SUBPROTOCOL);
     let answered = head.header("sec-websocket-protocol");
@@ -153,7 +161,7 @@ fn check_upgrade(head: &Head, key: &str, protocol: Protocol) -> Result<(), Trans
 mod tests {
     use super::*;
 
-    fn head(raw: &str) -> Head {
+    fn parsed(raw: &str) -> Head {
         http::parse_head(raw.as_bytes(), "test").unwrap().unwrap()
     }
 
@@ -170,14 +178,14 @@ mod tests {
     fn a_proper_upgrade_is_accepted_and_keeps_what_followed_it() {
         let mut raw = switching("");
         raw.push_str("\u{81}\u{2}{}");
-        let head = head(&raw);
+        let head = parsed(&raw);
         assert!(check_upgrade(&head, KEY, Protocol::Json).is_ok());
         assert_eq!(head.rest, "\u{81}\u{2}{}".as_bytes());
         let protobuf = switching("Sec-WebSocket-Protocol: centrifuge-protobuf\r\n");
-        assert!(check_upgrade(&super::tests::head(&protobuf), KEY, Protocol::Protobuf).is_ok());
+        assert!(check_upgrade(&parsed(&protobuf), KEY, Protocol::Protobuf).is_ok());
         let lenient = "HTTP/1.1 101 OK\r\nupgrade: WebSocket\r\nconnection: keep-alive, upgrade\r\n\
                        sec-websocket-accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
-        assert!(check_upgrade(&super::tests::head(lenient), KEY, Protocol::Json).is_ok());
+        assert!(check_upgrade(&parsed(lenient), KEY, Protocol::Json).is_ok());
     }
 
     #[test]
@@ -186,12 +194,25 @@ mod tests {
         let wrong_accept = switching("").replace("s3pPLMBiTxaQ9kYGzzhZRbK+xOo=", "AAAA");
         let no_upgrade = switching("").replace("Upgrade: websocket\r\n", "");
         let unasked = switching("Sec-WebSocket-Protocol: centrifuge-protobuf\r\n");
+        let deflate = switching("Sec-WebSocket-Extensions: permessage-deflate\r\n");
+        let two_protocols = switching("").replace("Upgrade: websocket", "Upgrade: h2c, websocket");
         for (raw, protocol, needle) in [
-            ("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n", Protocol::Json, "refused with HTTP 403"),
-            (portal, Protocol::Json, "refused with HTTP 200: a captive portal"),
-            ("HTTP/1.1 302 Found\r\nLocation: /login\r\n\r\n", Protocol::Json, "HTTP 302: a captive portal"),
+            (
+                "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n",
+                Protocol::Json,
+                "refused with HTTP 403 Forbidden",
+            ),
+            ("HTTP/1.1 426 \r\nContent-Length: 0\r\n\r\n", Protocol::Json, "refused with HTTP 426"),
+            (portal, Protocol::Json, "refused with HTTP 200 OK: a captive portal"),
+            (
+                "HTTP/1.1 302 Found\r\nLocation: /login\r\n\r\n",
+                Protocol::Json,
+                "HTTP 302 Found: a captive portal",
+            ),
             (&wrong_accept, Protocol::Json, "Sec-WebSocket-Accept does not answer"),
             (&no_upgrade, Protocol::Json, "without upgrading"),
+            (&two_protocols, Protocol::Json, "without upgrading"),
+            (&deflate, Protocol::Json, "enabled the extension \"permessage-deflate\", none was offered"),
             (
                 &switching(""),
                 Protocol::Protobuf,
@@ -199,7 +220,7 @@ mod tests {
             ),
             (&unasked, Protocol::Json, "chose the subprotocol Some(\"centrifuge-protobuf\")"),
         ] {
-            let error = check_upgrade(&head(raw), KEY, protocol).unwrap_err().to_string();
+            let error = check_upgrade(&parsed(raw), KEY, protocol).unwrap_err().to_string();
             assert!(error.contains(needle), "{needle}: {error}");
         }
     }

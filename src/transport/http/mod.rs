@@ -28,8 +28,8 @@ use crate::error::TransportError;
 /// The longest response head accepted.
 pub(crate) const MAX_HEAD: usize = 16 * 1024;
 
-/// How many headers a response may have.
-const MAX_HEADERS: usize = 64;
+/// How many headers a response may have (as many as tungstenite's handshake took).
+const MAX_HEADERS: usize = 124;
 
 /// A request to write.
 pub(crate) struct Request<'a> {
@@ -79,6 +79,8 @@ impl Request<'_> {
 #[derive(Debug)]
 pub(crate) struct Head {
     pub(crate) status: u16,
+    /// The reason phrase of the status line ("Forbidden"), possibly empty.
+    pub(crate) reason: String,
     /// Every header, its name in lower case, its value trimmed.
     headers: Vec<(String, String)>,
     pub(crate) body: Body,
@@ -122,6 +124,10 @@ pub(crate) fn read_head(
     let mut buffer = Vec::with_capacity(1024);
     let mut scratch = [0u8; 4096];
     loop {
+        if let Some(budget) = budget {
+            // A server that trickles its head must not stretch the dial past its budget.
+            budget.remaining(step)?;
+        }
         let read = stream.read(&mut scratch).map_err(|err| match budget {
             Some(budget) => budget.io_failure(step, &format!("{step}: read failed"), err),
             None => TransportError::with_source(format!("{step}: read failed"), err),
@@ -182,7 +188,8 @@ pub(crate) fn parse_head(buffer: &[u8], step: &str) -> Result<Option<Head>, Tran
     } else {
         Body::UntilClose
     };
-    Ok(Some(Head { status, headers, body, rest: buffer[length..].to_vec() }))
+    let reason = response.reason.unwrap_or_default().trim().to_string();
+    Ok(Some(Head { status, reason, headers, body, rest: buffer[length..].to_vec() }))
 }
 
 /// How a response body ends.
