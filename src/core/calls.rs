@@ -23,8 +23,10 @@ pub(super) enum Purpose<S> {
     /// A subscription's unsubscribe command. Which subscription does not matter: its failure
     /// concerns the client (which reconnects), and the subscription has ended already.
     Unsubscribe,
-    /// A subscription's token refresh.
-    SubscriptionRefresh(super::SubId),
+    /// A subscription's token refresh: the subscription and the command's id, which the
+    /// subscription checks against the refresh it has in flight, so that the answer (or
+    /// timeout) of a refresh it has since given up is ignored.
+    SubscriptionRefresh(super::SubId, u32),
 }
 
 /// A user's call that waits to go out (for the connection, or for its subscription).

@@ -83,8 +83,8 @@ impl<S> Core<S> {
     }
 
     /// The token refresh command of subscription `id` got no reply in time.
-    pub(super) fn sub_refresh_timed_out(&mut self, id: SubId, now: Instant) {
-        self.with_sub(id, now, |sub, cx| sub.refresh_timed_out(cx));
+    pub(super) fn sub_refresh_timed_out(&mut self, id: SubId, command: u32, now: Instant) {
+        self.with_sub(id, now, |sub, cx| sub.refresh_timed_out(command, cx));
     }
 
     /// A subscribe or unsubscribe command failed for good: reconnect the client.

@@ -140,16 +140,17 @@ impl<S> Sub<S> {
         let Some(generation) = cx.writable else { return };
         let id = cx.config.ids.next();
         self.token = token.clone();
-        self.refresh = SubRefresh::InFlight;
+        self.refresh = SubRefresh::InFlight(id);
         let request =
             SubRefreshRequest { channel: self.settings.channel.to_string(), token, ..Default::default() };
         cx.out.send(generation, Command { id, sub_refresh: Some(Box::new(request)), ..Default::default() });
-        cx.calls.insert(id, Purpose::SubscriptionRefresh(self.id), cx.command_deadline());
+        cx.calls.insert(id, Purpose::SubscriptionRefresh(self.id, id), cx.command_deadline());
     }
 
-    /// The reply to the refresh command.
+    /// The reply to the refresh command; ignored unless it answers the refresh in flight (an
+    /// unsubscribe or a lost connection gives that refresh up).
     pub(in crate::core) fn refresh_reply(&mut self, reply: Reply, cx: &mut SubContext<'_, S>) {
-        if self.refresh != SubRefresh::InFlight {
+        if self.refresh != SubRefresh::InFlight(reply.id) {
             return;
         }
         if let Some(error) = reply.error {
@@ -173,8 +174,12 @@ impl<S> Sub<S> {
         };
     }
 
-    /// The refresh command got no reply in time: reported, and tried again later.
-    pub(in crate::core) fn refresh_timed_out(&mut self, cx: &mut SubContext<'_, S>) {
+    /// The refresh command `command` got no reply in time: reported, and tried again later,
+    /// unless that refresh has been given up since.
+    pub(in crate::core) fn refresh_timed_out(&mut self, command: u32, cx: &mut SubContext<'_, S>) {
+        if self.refresh != SubRefresh::InFlight(command) {
+            return;
+        }
         self.emit_error(Error::Timeout(TimeoutError::reply(cx.config.timeout)), cx.out);
         self.retry_refresh(cx);
     }

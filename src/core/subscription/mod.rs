@@ -108,8 +108,8 @@ enum SubRefresh {
     Due(Instant),
     /// Waiting for the token getter (attempt number).
     Fetching(u64),
-    /// The refresh command is out.
-    InFlight,
+    /// The refresh command with this id is out.
+    InFlight(u32),
 }
 
 /// What a subscription's transition may use of the client, lent by the core for one input.

@@ -36,6 +36,15 @@ impl<S> Sub<S> {
 
     /// The server unsubscribed the subscription: from 2500 on it subscribes again (after
     /// forgetting its state for 2502), below it ends.
+    ///
+    /// A resubscribing push counts only while subscribed. The server answers commands and
+    /// sends pushes in order, so one that finds the subscription subscribing (a subscribe in
+    /// flight, or waiting for a token or its backoff) was sent before the server saw the
+    /// subscribe under way, about the subscription that subscribe replaces: that subscribe
+    /// stands (sending another would be answered "already subscribed", 105, and end it). One
+    /// that finds it unsubscribed concerns what the application has already left: the
+    /// unsubscribe stands. centrifuge-js ignores the first case as well; it and centrifuge-go
+    /// subscribe again in the second.
     pub(in crate::core) fn unsubscribe_push(
         &mut self,
         code: u32,
@@ -44,6 +53,10 @@ impl<S> Sub<S> {
     ) {
         if !codes::unsubscribe_resubscribes(code) {
             self.end(Reason::from_server(code, reason), Error::Unsubscribed, cx.out);
+            return;
+        }
+        if self.state != SubscriptionState::Subscribed {
+            log::debug!("unsubscribe push {code} for {} while {:?}: ignored", self.channel(), self.state);
             return;
         }
         if code == codes::SUB_STATE_INVALIDATED {

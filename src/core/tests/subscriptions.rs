@@ -199,3 +199,109 @@ fn disconnected_is_the_last_event_of_a_stop_with_server_side_subscriptions() {
         "server-side subscriptions end first"
     );
 }
+
+fn unsubscribe_push(channel: &str, code: u32) -> Reply {
+    let unsubscribe = crate::protocol::Unsubscribe { code, reason: "insufficient state".into() };
+    let push =
+        Push { channel: channel.into(), unsubscribe: Some(Box::new(unsubscribe)), ..Default::default() };
+    Reply { push: Some(push), ..Default::default() }
+}
+
+fn subscribing_codes(effects: &[Effect<u32>]) -> Vec<u32> {
+    sub_events(effects)
+        .into_iter()
+        .filter_map(|event| match event {
+            crate::events::SubscriptionEvent::Subscribing(event) => Some(event.code()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A resubscribing unsubscribe push (2500) acts on a subscribed subscription only: one that
+/// finds a subscribe in flight came before the server saw that subscribe (a second one would be
+/// refused with 105), one that finds it unsubscribed concerns what the application has left.
+#[test]
+fn an_insufficient_state_push_resubscribes_only_a_subscribed_subscription() {
+    let mut sim = Sim::new(config("", false));
+    let generation = sim.connected(ping_result(0, false));
+    sim.core.add_subscription(1, settings("news"));
+    sim.core.subscribe(1, sim.now);
+    let id = subscribe_commands(&sim.core.take_effects(), generation)[0].id;
+    sim.reply(generation, Reply { id, subscribe: Some(Box::default()), ..Default::default() });
+
+    // Subscribed: subscribing with 2500, and a new subscribe.
+    let effects = sim.reply(generation, unsubscribe_push("news", 2500));
+    assert_eq!(subscribing_codes(&effects), vec![2500]);
+    let resubscribe = subscribe_commands(&effects, generation);
+    assert_eq!(resubscribe.len(), 1, "{effects:?}");
+
+    // That subscribe in flight: a second push changes nothing, and its reply subscribes.
+    let effects = sim.reply(generation, unsubscribe_push("news", 2500));
+    assert!(sub_events(&effects).is_empty() && sent(&effects, generation).is_empty(), "{effects:?}");
+    let effects = sim.reply(
+        generation,
+        Reply { id: resubscribe[0].id, subscribe: Some(Box::default()), ..Default::default() },
+    );
+    assert!(
+        matches!(&sub_events(&effects)[..], [crate::events::SubscriptionEvent::Subscribed(_)]),
+        "{effects:?}"
+    );
+
+    // Unsubscribed by the application: a late push leaves it so.
+    sim.core.unsubscribe(1, sim.now);
+    sim.core.take_effects();
+    let effects = sim.reply(generation, unsubscribe_push("news", 2500));
+    assert!(sub_events(&effects).is_empty() && sent(&effects, generation).is_empty(), "{effects:?}");
+}
+
+/// A subscription whose token expires, subscribed, with its refresh command out; returns the
+/// connection and the refresh command's id.
+fn refreshing_subscription(sim: &mut Sim) -> (u64, u32) {
+    let generation = sim.connected(ping_result(0, false));
+    sim.core.add_subscription(1, SubSettings { has_token_getter: true, ..settings("news") });
+    sim.core.subscribe(1, sim.now);
+    let fetch = |effects: &[Effect<u32>]| {
+        effects.iter().find_map(|effect| match effect {
+            Effect::FetchSubscriptionToken { attempt, .. } => Some(*attempt),
+            _ => None,
+        })
+    };
+    let attempt = fetch(&sim.core.take_effects()).expect("asks for a subscription token");
+    sim.core.sub_token_fetched(attempt, Ok("first".into()), sim.now);
+    let id = subscribe_commands(&sim.core.take_effects(), generation)[0].id;
+    let result = crate::protocol::SubscribeResult { expires: true, ttl: 60, ..Default::default() };
+    sim.reply(generation, Reply { id, subscribe: Some(Box::new(result)), ..Default::default() });
+    let (waited, effects) = sim.run_to_next_deadline();
+    assert_eq!(waited, Duration::from_secs(60), "refreshes at the ttl");
+    sim.core.sub_token_fetched(fetch(&effects).expect("asks for a new token"), Ok("second".into()), sim.now);
+    let refresh = sent(&sim.core.take_effects(), generation).remove(0);
+    assert!(refresh.sub_refresh.is_some(), "{refresh:?}");
+    (generation, refresh.id)
+}
+
+/// A refresh given up by an unsubscribe: its answer and its timeout reach nobody.
+#[test]
+fn a_subscription_refresh_given_up_by_unsubscribe_is_forgotten() {
+    // Its timeout.
+    let mut sim = Sim::new(config("", false));
+    let (generation, _) = refreshing_subscription(&mut sim);
+    sim.core.unsubscribe(1, sim.now);
+    let unsubscribe = sent(&sim.core.take_effects(), generation).remove(0);
+    assert!(unsubscribe.unsubscribe.is_some());
+    sim.reply(
+        generation,
+        Reply { id: unsubscribe.id, unsubscribe: Some(Default::default()), ..Default::default() },
+    );
+    let (waited, effects) = sim.run_to_next_deadline();
+    assert_eq!(waited, TIMEOUT, "the refresh command's deadline");
+    assert!(sub_events(&effects).is_empty() && sent(&effects, generation).is_empty(), "{effects:?}");
+    assert_eq!(sim.core.next_deadline(), None, "nothing left to do");
+
+    // Its answer, a permanent error: no event, no second unsubscribe.
+    let mut sim = Sim::new(config("", false));
+    let (generation, refresh) = refreshing_subscription(&mut sim);
+    sim.core.unsubscribe(1, sim.now);
+    sim.core.take_effects();
+    let effects = sim.reply(generation, server_error(refresh, 103, "permission denied", false));
+    assert!(sub_events(&effects).is_empty() && sent(&effects, generation).is_empty(), "{effects:?}");
+}
