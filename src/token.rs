@@ -10,7 +10,9 @@ pub enum TokenError {
     /// code 1 "unauthorized", no retry.
     Unauthorized,
     /// Getting a token failed for now (e.g. the backend is down). The client reports an
-    /// `error` event and asks again after a jittered 10–20 s.
+    /// `error` event and asks again: when connecting, after the reconnect backoff
+    /// (`min_reconnect_delay` growing to `max_reconnect_delay`); when refreshing the token of
+    /// a live connection or subscription, after a jittered 10–20 s.
     Failed(String),
 }
 

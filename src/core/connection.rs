@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use super::calls::Purpose;
 use super::token_refresh::Refresh;
-use super::{Core, Effect, TOKEN_RETRY_MAX, TOKEN_RETRY_MIN};
+use super::{Core, Effect};
 use crate::backoff;
 use crate::codes::{ConnectingCode, DisconnectedCode, Reason};
 use crate::error::{Error, ServerError, TransportError};
@@ -250,11 +250,12 @@ impl<S> Core<S> {
                 self.dial();
             }
             Err(TokenError::Unauthorized) => self.stop(DisconnectedCode::Unauthorized, Error::Disconnected),
+            // As a failed attempt to connect, after the usual backoff (centrifuge-java and -go
+            // do the same); a failed refresh of a live connection waits 10–20 s instead.
             Err(TokenError::Failed(why)) => {
                 self.emit_error(Error::Token(why));
                 self.link = Link::Idle;
-                self.reconnect_at =
-                    Some(now + backoff::uniform(TOKEN_RETRY_MIN, TOKEN_RETRY_MAX, &mut self.rng));
+                self.schedule_reconnect(now);
             }
         }
     }

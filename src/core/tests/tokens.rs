@@ -67,18 +67,22 @@ fn an_unauthorized_getter_stops_the_client_with_code_1() {
 }
 
 #[test]
-fn a_failing_getter_is_asked_again_after_ten_to_twenty_seconds() {
+fn a_getter_failing_at_connect_is_asked_again_after_the_reconnect_backoff() {
     for seed in 0..20 {
         let mut sim = Sim::new(config("", true));
         sim.core.rng = StdRng::seed_from_u64(seed);
         sim.core.connect();
-        let attempt = token_fetch(&sim.core.take_effects()).unwrap();
-        sim.core.token_fetched(attempt, Err(TokenError::Failed("backend down".into())), sim.now);
-        let effects = sim.core.take_effects();
-        assert!(matches!(&errors(&effects)[..], [Error::Token(why)] if why == "backend down"));
-        let (waited, effects) = sim.run_to_next_deadline();
-        assert!((Duration::from_secs(10)..=Duration::from_secs(20)).contains(&waited), "{waited:?}");
-        assert!(token_fetch(&effects).is_some());
+        let mut attempt = token_fetch(&sim.core.take_effects()).unwrap();
+        // Full jitter over a cap that doubles from min_reconnect_delay: 0.5–1 s, 0.5–1.5 s, 0.5–2.5 s.
+        for cap in [2, 3, 5] {
+            sim.core.token_fetched(attempt, Err(TokenError::Failed("backend down".into())), sim.now);
+            let effects = sim.core.take_effects();
+            assert!(matches!(&errors(&effects)[..], [Error::Token(why)] if why == "backend down"));
+            assert_eq!(sim.core.state(), ClientState::Connecting);
+            let (waited, effects) = sim.run_to_next_deadline();
+            assert!((MIN_DELAY..=MIN_DELAY * cap).contains(&waited), "seed {seed}: {waited:?} > {cap} × min");
+            attempt = token_fetch(&effects).expect("asks again");
+        }
     }
 }
 
