@@ -15,7 +15,8 @@
 //! - The ping watchdog is re-armed by any frame from the server, not only pings: a client busy
 //!   reading a backlog is not dead.
 //! - The token getter is asked before dialing (not after), so a failed getter costs no
-//!   connection. A getter failure other than `Unauthorized` is retried after 10–20 s.
+//!   connection. A getter failure other than `Unauthorized` is a failed attempt, retried after
+//!   the reconnect backoff; a failed refresh of a live connection's token after 10–20 s.
 //! - Every transport input carries the generation of its connection and every token result its
 //!   attempt number; results of superseded connections or attempts are ignored.
 //! - After the machine slept (the runtime finds it by the clocks), a connection that slept

@@ -37,14 +37,15 @@ impl<S> Sub<S> {
     /// The server unsubscribed the subscription: from 2500 on it subscribes again (after
     /// forgetting its state for 2502), below it ends.
     ///
-    /// A resubscribing push counts only while subscribed. The server answers commands and
-    /// sends pushes in order, so one that finds the subscription subscribing (a subscribe in
-    /// flight, or waiting for a token or its backoff) was sent before the server saw the
-    /// subscribe under way, about the subscription that subscribe replaces: that subscribe
-    /// stands (sending another would be answered "already subscribed", 105, and end it). One
-    /// that finds it unsubscribed concerns what the application has already left: the
-    /// unsubscribe stands. centrifuge-js ignores the first case as well; it and centrifuge-go
-    /// subscribe again in the second.
+    /// A resubscribing push subscribes again only while subscribed. The server answers
+    /// commands and sends pushes in order, so one that finds the subscription subscribing (a
+    /// subscribe in flight, or waiting for a token or its backoff) was sent before the server
+    /// saw the subscribe under way, about the subscription that subscribe replaces: that
+    /// subscribe stands (sending another would be answered "already subscribed", 105, and end
+    /// it). One that finds it unsubscribed concerns what the application has already left: the
+    /// unsubscribe stands. Either way 2502 still voids the kept state, so that a later
+    /// subscribe does not recover from it. centrifuge-js does the same while subscribing; it
+    /// and centrifuge-go subscribe again from unsubscribed.
     pub(in crate::core) fn unsubscribe_push(
         &mut self,
         code: u32,
@@ -55,16 +56,19 @@ impl<S> Sub<S> {
             self.end(Reason::from_server(code, reason), Error::Unsubscribed, cx.out);
             return;
         }
-        if self.state != SubscriptionState::Subscribed {
-            log::debug!("unsubscribe push {code} for {} while {:?}: ignored", self.channel(), self.state);
-            return;
-        }
+        // Whatever the state: the server says the token, position and delta base are void.
         if code == codes::SUB_STATE_INVALIDATED {
             self.invalidate();
         }
-        if let Phase::InFlight(command) = self.phase {
-            cx.calls.take(command);
+        if self.state != SubscriptionState::Subscribed {
+            log::debug!(
+                "unsubscribe push {code} for {} while {:?}: not resubscribing",
+                self.channel(),
+                self.state
+            );
+            return;
         }
+        // Subscribed: no subscribe is in flight, only the refresh may be.
         self.phase = Phase::Idle;
         self.refresh = SubRefresh::Idle;
         self.set_state(SubscriptionState::Subscribing, cx.out);

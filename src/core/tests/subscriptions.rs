@@ -254,6 +254,47 @@ fn an_insufficient_state_push_resubscribes_only_a_subscribed_subscription() {
     assert!(sub_events(&effects).is_empty() && sent(&effects, generation).is_empty(), "{effects:?}");
 }
 
+/// 2502 voids the position kept for recovery whatever the state: a subscription the
+/// application left, subscribed again, does not recover from it.
+#[test]
+fn a_state_invalidated_push_voids_the_kept_position_even_when_unsubscribed() {
+    let recover_from = |effects: &[Effect<u32>], generation: u64| {
+        let command = subscribe_commands(effects, generation).remove(0);
+        let request = command.subscribe.unwrap();
+        (command.id, request.recover, request.offset, request.epoch)
+    };
+    let mut sim = Sim::new(config("", false));
+    let generation = sim.connected(ping_result(0, false));
+    sim.core.add_subscription(1, SubSettings { recoverable: true, ..settings("news") });
+    sim.core.subscribe(1, sim.now);
+    let (id, ..) = recover_from(&sim.core.take_effects(), generation);
+    let result = crate::protocol::SubscribeResult {
+        recoverable: true,
+        offset: 5,
+        epoch: "e".into(),
+        ..Default::default()
+    };
+    sim.reply(generation, Reply { id, subscribe: Some(Box::new(result.clone())), ..Default::default() });
+
+    // Left and subscribed again: recovers from where it was.
+    sim.core.unsubscribe(1, sim.now);
+    sim.core.take_effects();
+    sim.core.subscribe(1, sim.now);
+    let (id, recover, offset, epoch) = recover_from(&sim.core.take_effects(), generation);
+    assert_eq!((recover, offset, epoch.as_str()), (true, 5, "e"));
+    sim.reply(generation, Reply { id, subscribe: Some(Box::new(result)), ..Default::default() });
+
+    // Left, then told the state is invalid: subscribed again, it asks to recover from an epoch
+    // no stream has ("_"), so the server reports recovery as failed instead of replaying.
+    sim.core.unsubscribe(1, sim.now);
+    sim.core.take_effects();
+    let effects = sim.reply(generation, unsubscribe_push("news", 2502));
+    assert!(sub_events(&effects).is_empty() && sent(&effects, generation).is_empty(), "{effects:?}");
+    sim.core.subscribe(1, sim.now);
+    let (_, recover, offset, epoch) = recover_from(&sim.core.take_effects(), generation);
+    assert_eq!((recover, offset, epoch.as_str()), (true, 0, "_"));
+}
+
 /// A subscription whose token expires, subscribed, with its refresh command out; returns the
 /// connection and the refresh command's id.
 fn refreshing_subscription(sim: &mut Sim) -> (u64, u32) {
@@ -297,11 +338,38 @@ fn a_subscription_refresh_given_up_by_unsubscribe_is_forgotten() {
     assert!(sub_events(&effects).is_empty() && sent(&effects, generation).is_empty(), "{effects:?}");
     assert_eq!(sim.core.next_deadline(), None, "nothing left to do");
 
-    // Its answer, a permanent error: no event, no second unsubscribe.
+    // Its answer, arriving once the application has subscribed again and a new refresh is out:
+    // it must not end the new subscription.
     let mut sim = Sim::new(config("", false));
-    let (generation, refresh) = refreshing_subscription(&mut sim);
+    let (generation, stale) = refreshing_subscription(&mut sim);
     sim.core.unsubscribe(1, sim.now);
     sim.core.take_effects();
-    let effects = sim.reply(generation, server_error(refresh, 103, "permission denied", false));
+    sim.core.subscribe(1, sim.now);
+    let fetch = |effects: &[Effect<u32>]| {
+        effects.iter().find_map(|effect| match effect {
+            Effect::FetchSubscriptionToken { attempt, .. } => Some(*attempt),
+            _ => None,
+        })
+    };
+    let effects = sim.core.take_effects();
+    let commands = subscribe_commands(&effects, generation);
+    let id = match fetch(&effects) {
+        Some(attempt) => {
+            sim.core.sub_token_fetched(attempt, Ok("third".into()), sim.now);
+            subscribe_commands(&sim.core.take_effects(), generation)[0].id
+        }
+        None => commands[0].id,
+    };
+    let result = crate::protocol::SubscribeResult { expires: true, ttl: 1, ..Default::default() };
+    sim.reply(generation, Reply { id, subscribe: Some(Box::new(result)), ..Default::default() });
+    let (waited, effects) = sim.run_to_next_deadline();
+    assert_eq!(waited, Duration::from_secs(1), "the new refresh is due before the stale one times out");
+    sim.core.sub_token_fetched(fetch(&effects).expect("asks for a token"), Ok("fourth".into()), sim.now);
+    let fresh = sent(&sim.core.take_effects(), generation).remove(0);
+    assert!(fresh.sub_refresh.is_some() && fresh.id != stale, "{fresh:?}");
+    let effects = sim.reply(generation, server_error(stale, 103, "permission denied", false));
     assert!(sub_events(&effects).is_empty() && sent(&effects, generation).is_empty(), "{effects:?}");
+    // The fresh refresh's own answer still counts.
+    let effects = sim.reply(generation, server_error(fresh.id, 103, "permission denied", false));
+    assert!(sent(&effects, generation).iter().any(|command| command.unsubscribe.is_some()), "{effects:?}");
 }
