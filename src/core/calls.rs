@@ -23,10 +23,8 @@ pub(super) enum Purpose<S> {
     /// A subscription's unsubscribe command. Which subscription does not matter: its failure
     /// concerns the client (which reconnects), and the subscription has ended already.
     Unsubscribe,
-    /// A subscription's token refresh: the subscription and the command's id, which the
-    /// subscription checks against the refresh it has in flight, so that the answer (or
-    /// timeout) of a refresh it has since given up is ignored.
-    SubscriptionRefresh(super::SubId, u32),
+    /// A subscription's token refresh.
+    SubscriptionRefresh(super::SubId),
 }
 
 /// A user's call that waits to go out (for the connection, or for its subscription).
@@ -78,8 +76,8 @@ impl<S> Calls<S> {
         self.by_deadline.first().map(|(deadline, _)| *deadline)
     }
 
-    /// Takes out every command whose deadline has passed, oldest first.
-    pub(super) fn expire(&mut self, now: Instant) -> Vec<Purpose<S>> {
+    /// Takes out every command whose deadline has passed, oldest first, with its id.
+    pub(super) fn expire(&mut self, now: Instant) -> Vec<(u32, Purpose<S>)> {
         let mut expired = Vec::new();
         while let Some(&(deadline, id)) = self.by_deadline.first() {
             if deadline > now {
@@ -87,7 +85,7 @@ impl<S> Calls<S> {
             }
             self.by_deadline.pop_first();
             if let Some((purpose, _)) = self.by_id.remove(&id) {
-                expired.push(purpose);
+                expired.push((id, purpose));
             }
         }
         expired

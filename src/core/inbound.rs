@@ -77,14 +77,14 @@ impl<S> Core<S> {
                     self.subscription_command_failed(ConnectingCode::UnsubscribeError, now);
                 }
             }
-            Some(Purpose::SubscriptionRefresh(sub, _)) => self.sub_refresh_reply(sub, reply, now),
+            Some(Purpose::SubscriptionRefresh(sub)) => self.sub_refresh_reply(sub, reply, now),
             // A reply that arrives after its call timed out.
             None => log::debug!("reply to unknown command id {}", reply.id),
         }
     }
 
-    /// A command got no reply by its deadline.
-    pub(super) fn command_timed_out(&mut self, purpose: Purpose<S>, now: Instant) {
+    /// Command `command` got no reply by its deadline.
+    pub(super) fn command_timed_out(&mut self, command: u32, purpose: Purpose<S>, now: Instant) {
         match purpose {
             Purpose::User(slot) => self.effects.complete(slot, Err(self.reply_timeout())),
             Purpose::ConnectionRefresh => {
@@ -93,7 +93,7 @@ impl<S> Core<S> {
             }
             Purpose::Subscribe(_) => self.subscription_command_failed(ConnectingCode::SubscribeTimeout, now),
             Purpose::Unsubscribe => self.subscription_command_failed(ConnectingCode::UnsubscribeError, now),
-            Purpose::SubscriptionRefresh(sub, command) => self.sub_refresh_timed_out(sub, command, now),
+            Purpose::SubscriptionRefresh(sub) => self.sub_refresh_timed_out(sub, command, now),
         }
     }
 }

@@ -252,8 +252,8 @@ impl<S> Core<S> {
                 self.start_refresh();
             }
         }
-        for purpose in self.calls.expire(now) {
-            self.command_timed_out(purpose, now);
+        for (command, purpose) in self.calls.expire(now) {
+            self.command_timed_out(command, purpose, now);
         }
         self.tick_subscriptions(now);
         self.expire_waiting_calls(now);

@@ -144,7 +144,7 @@ impl<S> Sub<S> {
         let request =
             SubRefreshRequest { channel: self.settings.channel.to_string(), token, ..Default::default() };
         cx.out.send(generation, Command { id, sub_refresh: Some(Box::new(request)), ..Default::default() });
-        cx.calls.insert(id, Purpose::SubscriptionRefresh(self.id, id), cx.command_deadline());
+        cx.calls.insert(id, Purpose::SubscriptionRefresh(self.id), cx.command_deadline());
     }
 
     /// The reply to the refresh command; ignored unless it answers the refresh in flight (an
