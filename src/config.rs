@@ -56,6 +56,14 @@ const RESERVED_HEADERS: &[&str] = &[
     "Sec-WebSocket-Accept",
 ];
 
+/// Whether `name: value` can be written as an HTTP header: the name an RFC 9110 token, the
+/// value visible ASCII, spaces and tabs (no line break that would end it early).
+pub(crate) fn is_valid_header(name: &str, value: &str) -> bool {
+    let valid_name = !name.is_empty()
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+    valid_name && value.bytes().all(|b| b == b'\t' || (b' '..=b'~').contains(&b))
+}
+
 /// How a [`Client`](crate::Client) connects and behaves.
 #[derive(Clone)]
 pub struct ClientConfig {
@@ -326,11 +334,7 @@ impl ClientConfig {
             return invalid("connect data must be JSON when the protocol is JSON".into());
         }
         for (name, value) in &self.headers {
-            // A name is an RFC 9110 token; a value is visible ASCII, spaces and tabs.
-            let valid_name = !name.is_empty()
-                && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
-            let valid_value = value.bytes().all(|b| b == b'\t' || (b' '..=b'~').contains(&b));
-            if !valid_name || !valid_value {
+            if !is_valid_header(name, value) {
                 return invalid(format!("header {name:?} is not a valid HTTP header"));
             }
             if let Some(reserved) =

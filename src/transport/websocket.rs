@@ -120,13 +120,12 @@ fn check_upgrade(head: &Head, key: &str, protocol: Protocol) -> Result<(), Trans
         };
         return Err(TransportError::new(format!("WebSocket handshake refused with HTTP {status}{hint}")));
     }
-    // `Connection` is a list of tokens ("keep-alive, Upgrade"); `Upgrade` names one protocol.
-    let has_token = |name: &str, token: &str| {
-        head.header(name)
-            .is_some_and(|value| value.split(',').any(|item| item.trim().eq_ignore_ascii_case(token)))
-    };
     let upgrade = head.header("upgrade").is_some_and(|value| value.eq_ignore_ascii_case("websocket"));
-    if !upgrade || !has_token("connection", "upgrade") {
+    // `Connection` is a list of tokens ("keep-alive, Upgrade").
+    let connection_upgrade = head
+        .header("connection")
+        .is_some_and(|value| value.split(',').any(|token| token.trim().eq_ignore_ascii_case("upgrade")));
+    if !upgrade || !connection_upgrade {
         return Err(TransportError::new(
             "WebSocket handshake failed: the server answered 101 without upgrading to websocket",
         ));

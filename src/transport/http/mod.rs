@@ -23,6 +23,7 @@ use std::io::Read;
 use chunked::{ChunkedDecoder, ChunkedError};
 
 use super::DialBudget;
+use crate::config::is_valid_header;
 use crate::error::TransportError;
 
 /// The longest response head accepted.
@@ -55,13 +56,9 @@ impl Request<'_> {
             let _ = write!(head, "{name}: {value}\r\n");
         }
         for (name, value) in self.headers {
-            let valid_name =
-                !name.is_empty() && name.bytes().all(|byte| byte.is_ascii_graphic() && byte != b':');
-            if !valid_name {
-                return Err(TransportError::new(format!("invalid header name {name:?}")));
-            }
-            if value.bytes().any(|byte| byte == b'\r' || byte == b'\n' || byte == 0) {
-                return Err(TransportError::new(format!("invalid value for header {name:?}")));
+            // `Client::new` has refused these already; checked again where they are written.
+            if !is_valid_header(name, value) {
+                return Err(TransportError::new(format!("header {name:?} is not a valid HTTP header")));
             }
             let _ = write!(head, "{name}: {value}\r\n");
         }
@@ -95,7 +92,7 @@ impl Head {
 
     /// The value of the first header named `name` (in lower case).
     pub(crate) fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(header, _)| header == name).map(|(_, value)| value.as_str())
+        find_header(&self.headers, name)
     }
 
     pub(crate) fn content_type(&self) -> Option<&str> {
@@ -172,7 +169,7 @@ pub(crate) fn parse_head(buffer: &[u8], step: &str) -> Result<Option<Head>, Tran
             (header.name.to_ascii_lowercase(), value)
         })
         .collect();
-    let header = |name: &str| headers.iter().find(|(header, _)| header == name).map(|(_, value)| value);
+    let header = |name: &str| find_header(&headers, name);
     let chunked =
         header("transfer-encoding").is_some_and(|value| value.to_ascii_lowercase().contains("chunked"));
     let body = if chunked {
@@ -190,6 +187,11 @@ pub(crate) fn parse_head(buffer: &[u8], step: &str) -> Result<Option<Head>, Tran
     };
     let reason = response.reason.unwrap_or_default().trim().to_string();
     Ok(Some(Head { status, reason, headers, body, rest: buffer[length..].to_vec() }))
+}
+
+/// The value of the first of `headers` named `name` (names in lower case).
+fn find_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers.iter().find(|(header, _)| header == name).map(|(_, value)| value.as_str())
 }
 
 /// How a response body ends.
