@@ -34,6 +34,25 @@ fn subscribe_commands(effects: &[Effect<u32>], on: u64) -> Vec<Command> {
     sent(effects, on).into_iter().filter(|command| command.subscribe.is_some()).collect()
 }
 
+/// The attempt number of the subscription token fetch among `effects`, if one was asked for.
+fn sub_token_fetch(effects: &[Effect<u32>]) -> Option<u64> {
+    effects.iter().find_map(|effect| match effect {
+        Effect::FetchSubscriptionToken { attempt, .. } => Some(*attempt),
+        _ => None,
+    })
+}
+
+/// Connects, then subscribes subscription 1 with `settings`, answered with `result`; returns
+/// the connection.
+fn subscribed(sim: &mut Sim, settings: SubSettings, result: crate::protocol::SubscribeResult) -> u64 {
+    let generation = sim.connected(ping_result(0, false));
+    sim.core.add_subscription(1, settings);
+    sim.core.subscribe(1, sim.now);
+    let id = subscribe_commands(&sim.core.take_effects(), generation)[0].id;
+    sim.reply(generation, Reply { id, subscribe: Some(Box::new(result)), ..Default::default() });
+    generation
+}
+
 #[test]
 fn subscribes_share_the_connect_commands_frame() {
     let mut sim = Sim::new(config("", false));
@@ -108,11 +127,7 @@ fn calls_made_while_subscribing_go_out_once_subscribed() {
 #[test]
 fn a_failed_unsubscribe_reconnects_the_client_with_code_4() {
     let mut sim = Sim::new(config("", false));
-    let generation = sim.connected(ping_result(0, false));
-    sim.core.add_subscription(1, settings("news"));
-    sim.core.subscribe(1, sim.now);
-    let id = subscribe_commands(&sim.core.take_effects(), generation)[0].id;
-    sim.reply(generation, Reply { id, subscribe: Some(Box::default()), ..Default::default() });
+    let generation = subscribed(&mut sim, settings("news"), Default::default());
     sim.core.unsubscribe(1, sim.now);
     let unsubscribe = sent(&sim.core.take_effects(), generation).remove(0);
     assert!(unsubscribe.unsubscribe.is_some());
@@ -223,11 +238,7 @@ fn subscribing_codes(effects: &[Effect<u32>]) -> Vec<u32> {
 #[test]
 fn an_insufficient_state_push_resubscribes_only_a_subscribed_subscription() {
     let mut sim = Sim::new(config("", false));
-    let generation = sim.connected(ping_result(0, false));
-    sim.core.add_subscription(1, settings("news"));
-    sim.core.subscribe(1, sim.now);
-    let id = subscribe_commands(&sim.core.take_effects(), generation)[0].id;
-    sim.reply(generation, Reply { id, subscribe: Some(Box::default()), ..Default::default() });
+    let generation = subscribed(&mut sim, settings("news"), Default::default());
 
     // Subscribed: subscribing with 2500, and a new subscribe.
     let effects = sim.reply(generation, unsubscribe_push("news", 2500));
@@ -263,18 +274,15 @@ fn a_state_invalidated_push_voids_the_kept_position_even_when_unsubscribed() {
         let request = command.subscribe.unwrap();
         (command.id, request.recover, request.offset, request.epoch)
     };
-    let mut sim = Sim::new(config("", false));
-    let generation = sim.connected(ping_result(0, false));
-    sim.core.add_subscription(1, SubSettings { recoverable: true, ..settings("news") });
-    sim.core.subscribe(1, sim.now);
-    let (id, ..) = recover_from(&sim.core.take_effects(), generation);
     let result = crate::protocol::SubscribeResult {
         recoverable: true,
         offset: 5,
         epoch: "e".into(),
         ..Default::default()
     };
-    sim.reply(generation, Reply { id, subscribe: Some(Box::new(result.clone())), ..Default::default() });
+    let mut sim = Sim::new(config("", false));
+    let recoverable = SubSettings { recoverable: true, ..settings("news") };
+    let generation = subscribed(&mut sim, recoverable, result.clone());
 
     // Left and subscribed again: recovers from where it was.
     sim.core.unsubscribe(1, sim.now);
@@ -301,20 +309,18 @@ fn refreshing_subscription(sim: &mut Sim) -> (u64, u32) {
     let generation = sim.connected(ping_result(0, false));
     sim.core.add_subscription(1, SubSettings { has_token_getter: true, ..settings("news") });
     sim.core.subscribe(1, sim.now);
-    let fetch = |effects: &[Effect<u32>]| {
-        effects.iter().find_map(|effect| match effect {
-            Effect::FetchSubscriptionToken { attempt, .. } => Some(*attempt),
-            _ => None,
-        })
-    };
-    let attempt = fetch(&sim.core.take_effects()).expect("asks for a subscription token");
+    let attempt = sub_token_fetch(&sim.core.take_effects()).expect("asks for a subscription token");
     sim.core.sub_token_fetched(attempt, Ok("first".into()), sim.now);
     let id = subscribe_commands(&sim.core.take_effects(), generation)[0].id;
     let result = crate::protocol::SubscribeResult { expires: true, ttl: 60, ..Default::default() };
     sim.reply(generation, Reply { id, subscribe: Some(Box::new(result)), ..Default::default() });
     let (waited, effects) = sim.run_to_next_deadline();
     assert_eq!(waited, Duration::from_secs(60), "refreshes at the ttl");
-    sim.core.sub_token_fetched(fetch(&effects).expect("asks for a new token"), Ok("second".into()), sim.now);
+    sim.core.sub_token_fetched(
+        sub_token_fetch(&effects).expect("asks for a new token"),
+        Ok("second".into()),
+        sim.now,
+    );
     let refresh = sent(&sim.core.take_effects(), generation).remove(0);
     assert!(refresh.sub_refresh.is_some(), "{refresh:?}");
     (generation, refresh.id)
@@ -345,26 +351,17 @@ fn a_subscription_refresh_given_up_by_unsubscribe_is_forgotten() {
     sim.core.unsubscribe(1, sim.now);
     sim.core.take_effects();
     sim.core.subscribe(1, sim.now);
-    let fetch = |effects: &[Effect<u32>]| {
-        effects.iter().find_map(|effect| match effect {
-            Effect::FetchSubscriptionToken { attempt, .. } => Some(*attempt),
-            _ => None,
-        })
-    };
-    let effects = sim.core.take_effects();
-    let commands = subscribe_commands(&effects, generation);
-    let id = match fetch(&effects) {
-        Some(attempt) => {
-            sim.core.sub_token_fetched(attempt, Ok("third".into()), sim.now);
-            subscribe_commands(&sim.core.take_effects(), generation)[0].id
-        }
-        None => commands[0].id,
-    };
+    // It still holds the token of the given-up refresh: no fetch before subscribing.
+    let id = subscribe_commands(&sim.core.take_effects(), generation)[0].id;
     let result = crate::protocol::SubscribeResult { expires: true, ttl: 1, ..Default::default() };
     sim.reply(generation, Reply { id, subscribe: Some(Box::new(result)), ..Default::default() });
     let (waited, effects) = sim.run_to_next_deadline();
     assert_eq!(waited, Duration::from_secs(1), "the new refresh is due before the stale one times out");
-    sim.core.sub_token_fetched(fetch(&effects).expect("asks for a token"), Ok("fourth".into()), sim.now);
+    sim.core.sub_token_fetched(
+        sub_token_fetch(&effects).expect("asks for a token"),
+        Ok("fourth".into()),
+        sim.now,
+    );
     let fresh = sent(&sim.core.take_effects(), generation).remove(0);
     assert!(fresh.sub_refresh.is_some() && fresh.id != stale, "{fresh:?}");
     let effects = sim.reply(generation, server_error(stale, 103, "permission denied", false));
