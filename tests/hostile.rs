@@ -568,22 +568,33 @@ fn an_endless_stream_of_pings_is_answered_and_memory_stays_flat() {
     panics::assert_none();
 }
 
-#[test]
-fn a_server_that_never_completes_the_handshake_is_a_transport_error() {
-    let _turn = shared_turn();
-    panics::watch();
+/// A listener for a raw TCP server on a free port, and the WebSocket URL that reaches it.
+fn raw_listener() -> (TcpListener, String) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("ws://{}/connection/websocket", listener.local_addr().unwrap());
-    // Accepts and reads, never answers.
-    let accepted = std::thread::spawn(move || listener.accept().map(|(stream, _)| stream));
-    let (client, events) = client(&url, config(Protocol::Json));
+    (listener, url)
+}
+
+/// A client of `url` reports a transport error naming `needle` and keeps trying.
+fn fails_and_keeps_trying(url: &str, needle: &str) {
+    let (client, events) = client(url, config(Protocol::Json));
     client.connect().unwrap();
     match events.error() {
-        Error::Transport(error) => assert!(error.to_string().contains("handshake"), "{error}"),
+        Error::Transport(error) => assert!(error.to_string().contains(needle), "{error}"),
         other => panic!("{other:?}"),
     }
     assert_eq!(client.state(), ClientState::Connecting, "it keeps trying");
     client.close();
+}
+
+#[test]
+fn a_server_that_never_completes_the_handshake_is_a_transport_error() {
+    let _turn = shared_turn();
+    panics::watch();
+    let (listener, url) = raw_listener();
+    // Accepts and reads, never answers.
+    let accepted = std::thread::spawn(move || listener.accept().map(|(stream, _)| stream));
+    fails_and_keeps_trying(&url, "handshake");
     drop(accepted.join());
     panics::assert_none();
 }
@@ -592,8 +603,7 @@ fn a_server_that_never_completes_the_handshake_is_a_transport_error() {
 fn a_server_that_answers_garbage_instead_of_http_is_a_transport_error() {
     let _turn = shared_turn();
     panics::watch();
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("ws://{}/connection/websocket", listener.local_addr().unwrap());
+    let (listener, url) = raw_listener();
     std::thread::spawn(move || {
         for mut stream in listener.incoming().take(3).flatten() {
             use std::io::Write;
@@ -646,8 +656,7 @@ fn switching_protocols(accept: &str) -> Vec<u8> {
 fn frames_sent_along_with_the_handshake_answer_are_read() {
     let _turn = shared_turn();
     panics::watch();
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("ws://{}/connection/websocket", listener.local_addr().unwrap());
+    let (listener, url) = raw_listener();
     raw_upgrade_server(listener, |key| {
         let mut bytes = switching_protocols(&tungstenite::handshake::derive_accept_key(key.as_bytes()));
         let push = br#"{"push":{"disconnect":{"code":3507,"reason":"sent with the upgrade"}}}"#;
@@ -668,19 +677,9 @@ fn frames_sent_along_with_the_handshake_answer_are_read() {
 fn an_upgrade_with_the_wrong_accept_key_is_a_transport_error() {
     let _turn = shared_turn();
     panics::watch();
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("ws://{}/connection/websocket", listener.local_addr().unwrap());
+    let (listener, url) = raw_listener();
     raw_upgrade_server(listener, |_| switching_protocols("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="));
-    let (client, events) = client(&url, config(Protocol::Json));
-    client.connect().unwrap();
-    match events.error() {
-        Error::Transport(error) => {
-            assert!(error.to_string().contains("Sec-WebSocket-Accept does not answer"), "{error}")
-        }
-        other => panic!("{other:?}"),
-    }
-    assert_eq!(client.state(), ClientState::Connecting, "it keeps trying");
-    client.close();
+    fails_and_keeps_trying(&url, "Sec-WebSocket-Accept does not answer");
     panics::assert_none();
 }
 
